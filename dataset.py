@@ -1,0 +1,288 @@
+"""Config files -> waveforms (SPEC sections 2 and 3).
+
+Data loader workers only read and mix audio; every spectral computation
+happens later, on the device, in batches (see ``spectral.py``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+import numpy as np
+import soundfile as sf
+import torch
+from scipy.signal import resample_poly
+from torch.utils.data import Dataset
+
+SAMPLE_RATE = 16000
+TRAIN_FIELDS = 6
+EVAL_FIELDS = 4
+
+
+class DataError(Exception):
+    """A problem with a config line or an audio file, worded for the user."""
+
+
+@dataclass(frozen=True)
+class ConfigLine:
+    """One example of a config file; ``origin`` is ``FILE:LINE`` for messages."""
+
+    origin: str
+    clean: str
+    noise: str
+    noise_start_s: float
+    snr_db: float
+    extra_noise: str | None = None
+    extra_noise_start_s: float | None = None
+
+
+def _number(text: str, what: str, origin: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{origin}: {what} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{origin}: {what} {text!r} is not finite")
+    return value
+
+
+def parse_line(text: str, origin: str, fields: int) -> ConfigLine:
+    """Parse one line with ``fields`` space-separated fields (6 train, 4 eval; 6 also
+    accepted where 4 are needed, the extra noise fields being ignored)."""
+    parts = text.split()
+    if len(parts) != fields and not (fields == EVAL_FIELDS and len(parts) == TRAIN_FIELDS):
+        raise DataError(f"{origin}: expected {fields} fields separated by spaces, "
+                        f"found {len(parts)}")
+    start = _number(parts[2], "noise start time", origin)
+    snr = _number(parts[3], "SNR", origin)
+    if start < 0:
+        raise DataError(f"{origin}: noise start time {parts[2]} is negative")
+    extra, extra_start = None, None
+    if fields == TRAIN_FIELDS:
+        extra = parts[4]
+        extra_start = _number(parts[5], "second noise start time", origin)
+        if extra_start < 0:
+            raise DataError(f"{origin}: second noise start time {parts[5]} is negative")
+    return ConfigLine(origin, parts[0], parts[1], start, snr, extra, extra_start)
+
+
+def read_config(path: str | Path, fields: int, max_errors: int = 20) -> list[ConfigLine]:
+    """All examples of a config file; blank lines and lines starting with # are skipped.
+
+    Every bad line is reported (up to ``max_errors``) in one DataError.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise DataError(f"{path}: cannot read config file ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file") from None
+    lines, errors = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            lines.append(parse_line(line, f"{path}:{number}", fields))
+        except DataError as err:
+            errors.append(str(err))
+    if errors:
+        raise DataError(summarise(errors, max_errors))
+    if not lines:
+        raise DataError(f"{path}: config file has no examples")
+    return lines
+
+
+def summarise(errors: list[str], limit: int) -> str:
+    """One message listing at most ``limit`` problems and how many more there are."""
+    shown = errors[:limit]
+    more = len(errors) - len(shown)
+    return "\n".join(shown + ([f"... and {more} more problems"] if more else []))
+
+
+def resolve(config_path: str, root: str | Path | None) -> Path:
+    """Where a config path lies on disk.
+
+    Relative config paths start with the dataset's directory name
+    (``voicebank/clean_trainset_wav/p233_040.wav``); ``root`` replaces that first
+    directory, so corpora can live anywhere. Absolute paths are kept.
+    """
+    path = PurePath(config_path)
+    if path.is_absolute() or root is None:
+        return Path(path)
+    inner = path.parts[1:] if len(path.parts) > 1 else path.parts
+    return Path(root, *inner)
+
+
+def _mono_16k(data: np.ndarray, rate: int, path: Path) -> np.ndarray:
+    mono = data.mean(axis=1) if data.ndim == 2 else data
+    if not np.all(np.isfinite(mono)):
+        raise DataError(f"{path}: audio contains NaN or infinite samples")
+    if rate != SAMPLE_RATE:
+        g = math.gcd(rate, SAMPLE_RATE)
+        mono = resample_poly(mono, SAMPLE_RATE // g, rate // g)
+    return mono
+
+
+def read_audio(path: Path) -> np.ndarray:
+    """A whole file as 16 kHz mono float64."""
+    try:
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+        raise DataError(f"{path}: cannot read audio ({err})") from None
+    return _mono_16k(data, rate, path)
+
+
+def read_excerpt(path: Path, start_s: float, num_samples: int) -> np.ndarray:
+    """``num_samples`` samples at 16 kHz from ``start_s`` seconds on, 16 kHz mono float64.
+
+    Only the excerpt is read; a file at another rate is read over the same span
+    in seconds at its own rate, then resampled.
+    """
+    try:
+        with sf.SoundFile(path) as f:
+            rate, total = f.samplerate, f.frames
+            start = math.floor(start_s * rate)
+            frames = math.ceil(num_samples * rate / SAMPLE_RATE)
+            if start + frames > total:
+                raise DataError(
+                    f"{path}: needs {frames / rate:.3f} s from {start_s:g} s but the file "
+                    f"lasts {total / rate:.3f} s")
+            f.seek(start)
+            data = f.read(frames, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+        raise DataError(f"{path}: cannot read audio ({err})") from None
+    return _mono_16k(data, rate, path)[:num_samples]
+
+
+def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
+    """Zero-pad or truncate to ``num_samples``."""
+    if len(wave) >= num_samples:
+        return wave[:num_samples]
+    return np.pad(wave, (0, num_samples - len(wave)))
+
+
+def standardise(noise: np.ndarray, path: Path) -> np.ndarray:
+    """Zero mean, unit standard deviation."""
+    centred = noise - noise.mean()
+    std = centred.std()
+    if std < 1e-8:
+        raise DataError(f"{path}: noise excerpt is silent or constant")
+    return centred / std
+
+
+def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float,
+        origin: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Scale zero-mean ``speech`` to ``snr_db`` against ``noise``.
+
+    Returns (speech, noise, scale): both divided by the same ``scale``, the
+    standard deviation of their sum, so that speech + noise has unit std.
+    """
+    speech_energy = float(np.sum(speech ** 2))
+    if speech_energy < 1e-12:
+        raise DataError(f"{origin}: speech is silent, so no SNR can be set")
+    gain = math.sqrt(np.sum(noise ** 2) * 10 ** (snr_db / 10) / speech_energy)
+    speech = speech * gain
+    scale = float(np.std(speech + noise))
+    return speech / scale, noise / scale, scale
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Where the datasets of the config files live, and the clip length."""
+
+    clean_root: str | None
+    noise_root: str | None
+    wav_len: int
+
+
+def load_parallel(line: ConfigLine, corpus: Corpus) -> tuple[np.ndarray, np.ndarray, float]:
+    """(noisy, clean, scale) of one config line, noisy = clean + noise with unit std."""
+    noise_path = resolve(line.noise, corpus.noise_root)
+    clean_path = resolve(line.clean, corpus.clean_root)
+    noise = standardise(read_excerpt(noise_path, line.noise_start_s, corpus.wav_len), noise_path)
+    speech = fit_length(read_audio(clean_path), corpus.wav_len)
+    speech = speech - speech.mean()
+    clean, noise, scale = mix(speech, noise, line.snr_db, line.origin)
+    return clean + noise, clean, scale
+
+
+def load_extra_noise(line: ConfigLine, corpus: Corpus) -> np.ndarray:
+    """The separate noise example of a training line (fields 5-6), unit std."""
+    path = resolve(line.extra_noise, corpus.noise_root)
+    return standardise(read_excerpt(path, line.extra_noise_start_s, corpus.wav_len), path)
+
+
+class ExampleSet(Dataset):
+    """Waveform pairs of a config file, built deterministically from each line.
+
+    ``second`` picks what comes beside the noisy clip: ``clean`` (supervised
+    training, validation, test), ``noise`` (the separate noise example at unit
+    std), or ``noise_paired`` (the separate noise divided by the noisy clip's
+    scale, so its level matches the noise inside the noisy clip).
+    Items are (noisy, second) float32 tensors of ``wav_len`` samples.
+    """
+
+    def __init__(self, lines: list[ConfigLine], corpus: Corpus, second: str = "clean"):
+        self.lines, self.corpus, self.second = lines, corpus, second
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        line = self.lines[index]
+        try:
+            noisy, clean, scale = load_parallel(line, self.corpus)
+            if self.second == "clean":
+                other = clean
+            else:
+                other = load_extra_noise(line, self.corpus)
+                if self.second == "noise_paired":
+                    other = other / scale
+        except DataError as err:
+            raise DataError(f"{line.origin}: {err}") from None
+        return torch.from_numpy(noisy).float(), torch.from_numpy(other).float()
+
+
+def check_files(lines: list[ConfigLine], corpus: Corpus) -> tuple[list[str], int]:
+    """Header-only check of every file the lines refer to.
+
+    Returns (problems as ``FILE:LINE: ...`` messages, number of missing files):
+    a file must exist and be readable audio, and every noise file must hold
+    ``wav_len`` samples after the line's start time.
+    """
+    infos: dict[Path, sf._SoundFileInfo | str] = {}
+    missing: set[Path] = set()
+
+    def info(path: Path) -> sf._SoundFileInfo | str:
+        if path not in infos:
+            if not path.is_file():
+                missing.add(path)
+                infos[path] = "file does not exist"
+            else:
+                try:
+                    infos[path] = sf.info(str(path))
+                except (sf.LibsndfileError, RuntimeError, OSError) as err:
+                    infos[path] = f"not readable as audio ({err})"
+        return infos[path]
+
+    problems = []
+    excerpt_s = corpus.wav_len / SAMPLE_RATE
+    for line in lines:
+        clean = resolve(line.clean, corpus.clean_root)
+        if isinstance(found := info(clean), str):
+            problems.append(f"{line.origin}: {clean}: {found}")
+        noises = [(line.noise, line.noise_start_s)]
+        if line.extra_noise is not None:
+            noises.append((line.extra_noise, line.extra_noise_start_s))
+        for name, start_s in noises:
+            path = resolve(name, corpus.noise_root)
+            found = info(path)
+            if isinstance(found, str):
+                problems.append(f"{line.origin}: {path}: {found}")
+            elif (math.floor(start_s * found.samplerate)
+                  + math.ceil(corpus.wav_len * found.samplerate / SAMPLE_RATE) > found.frames):
+                problems.append(f"{line.origin}: {path}: lasts {found.duration:.3f} s, too short "
+                                f"for {excerpt_s:.3f} s from {start_s:g} s")
+    return problems, len(missing)

@@ -1,0 +1,86 @@
+"""The one table of method-specific choices: network output, regulariser,
+training pairs, training loss and inference mask (SPEC section 1).
+
+Adding a method means adding one :class:`Method` to ``METHODS``.
+"""
+from __future__ import annotations
+
+from argparse import Namespace
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+import loss
+from spectral import Spectral
+
+StepResult = tuple[torch.Tensor, torch.Tensor]
+"""(objective to back-propagate, loss to report), both scalars."""
+
+
+def _pu_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: torch.Tensor,
+             args: Namespace) -> StepResult:
+    """Noisy clips are unlabelled (0), noise clips positive (1), bin by bin."""
+    spec = spectral.stft(torch.cat([noisy, noise]))
+    magnitude = spec.abs()
+    labels = torch.cat([torch.zeros(len(noisy)), torch.ones(len(noise))]).to(noisy.device)
+    logits = model(spectral.feature_of(magnitude))[:, 0].float()
+    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, args.prior, args.p)
+    objective = loss.pu_objective(r_plus, r_minus, args.mode, args.beta, args.gamma)
+    return objective, (r_plus + r_minus).detach()
+
+
+def _pn_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, clean: torch.Tensor,
+             args: Namespace) -> StepResult:
+    noisy_mag = spectral.stft(noisy).abs()
+    clean_mag = spectral.stft(clean).abs()
+    logits = model(spectral.feature_of(noisy_mag))[:, 0].float()
+    value = loss.signal_approximation(logits, noisy_mag, clean_mag)
+    return value, value.detach()
+
+
+def _mixit_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: torch.Tensor,
+                args: Namespace) -> StepResult:
+    """The mixture of mixtures and both of its parts share one unit-std scaling."""
+    mixture = noisy + noise
+    scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
+    mags = spectral.stft(torch.cat([mixture, noisy, noise]) / scale.repeat(3, 1)).abs()
+    mixture_mag, noisy_mag, noise_mag = mags.chunk(3)
+    logits = model(spectral.feature_of(mixture_mag)).float()
+    value = loss.mixit_loss(logits, mixture_mag, noisy_mag, noise_mag)
+    return value, value.detach()
+
+
+@dataclass(frozen=True)
+class Method:
+    """Everything that differs between the training methods."""
+
+    out_channels: int
+    out_kernel: int
+    regulariser: str
+    second: Callable[[Namespace], str]
+    """What the training set pairs with each noisy clip (see ``dataset.ExampleSet``)."""
+    step: Callable[[nn.Module, Spectral, torch.Tensor, torch.Tensor, Namespace], StepResult]
+    mask: Callable[[torch.Tensor], torch.Tensor]
+    """(B, C, F, N) logits -> (B, F, N) mask in [0, 1]."""
+
+
+METHODS: dict[str, Method] = {
+    "PU": Method(1, 1, "dropout",
+                 lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
+                 _pu_step, lambda logits: (logits[:, 0] < 0).to(logits.dtype)),
+    "PN": Method(1, 3, "batchnorm", lambda args: "clean",
+                 _pn_step, lambda logits: torch.sigmoid(logits[:, 0])),
+    "MixIT": Method(3, 3, "dropout", lambda args: "noise",
+                    _mixit_step, lambda logits: torch.sigmoid(logits[:, 0])),
+}
+
+
+@torch.no_grad()
+def enhance(model: nn.Module, method: Method, spectral: Spectral,
+            noisy: torch.Tensor) -> torch.Tensor:
+    """(B, T) noisy waveforms -> (B, T) enhanced waveforms (model in eval mode)."""
+    spec = spectral.stft(noisy)
+    logits = model(spectral.feature_of(spec.abs())).float()
+    return spectral.istft(method.mask(logits) * spec, noisy.shape[-1])

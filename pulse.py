@@ -1,0 +1,498 @@
+"""PULSE: speech enhancement learnt from noisy speech and noise alone (PU learning),
+with supervised learning (PN) and MixIT as baselines.
+
+    python pulse.py --demo                        # built-in demo corpus, no download
+    python pulse.py --method PU --lr_per_GPU 0.000037 --blocks 2   # VoiceBank+DEMAND
+
+Data flow: config line -> waveforms (loader workers) -> device -> STFT features
+-> CNN -> mask -> inverse STFT -> SI-SNRi. See README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
+import dataset
+import distributed
+from methods import METHODS, Method, enhance
+from metric import si_snr_improvement
+from model import build_cnn
+from spectral import FEATURES, Spectral
+
+log = logging.getLogger("pulse")
+
+
+class UsageError(Exception):
+    """A request that cannot be met, worded for the user."""
+
+DEMO_SETTINGS = dict(epochs=12, batch_size=8, wav_len=32000, frame_len=512)
+"""Demo-sized settings that ``--demo`` uses for options left at their defaults."""
+DEMO_LR = {"PU": 1e-3, "PN": 1e-3, "MixIT": 1e-3}
+MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "frame_len", "feature")
+"""Arguments that define a trained model; stored in every checkpoint."""
+
+
+# ---------------------------------------------------------------- command line
+
+def _checked(kind: type, test, why: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: {why}")
+        return value
+    return parse
+
+
+positive_int = _checked(int, lambda v: v > 0, "must be a positive integer")
+non_negative_int = _checked(int, lambda v: v >= 0, "must be 0 or more")
+positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "must be a positive number")
+finite_float = _checked(float, math.isfinite, "must be a finite number")
+probability = _checked(float, lambda v: 0 < v < 1, "must lie strictly between 0 and 1")
+rate = _checked(float, lambda v: 0 <= v < 1, "must lie in [0, 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Train, select and test a speech enhancement CNN with PULSE (PU learning), "
+                    "supervised learning (PN) or MixIT.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("method")
+    g.add_argument("--method", choices=sorted(METHODS), default="PU",
+                   help="PU: PULSE, from noisy speech and noise; PN: supervised, from parallel "
+                        "noisy and clean speech; MixIT: mixture invariant training")
+    g.add_argument("--prior", type=probability, default=0.6,
+                   help="PU: class prior, the share of noise (positive) bins in noisy speech")
+    g.add_argument("--mode", choices=("nn", "unbiased"), default="nn",
+                   help="PU: non-negative (Kiryo et al. 2017) or unbiased empirical risk")
+    g.add_argument("--beta", type=finite_float, default=0.0,
+                   help="PU nn risk: the negative risk may go down to -beta before correction")
+    g.add_argument("--gamma", type=finite_float, default=0.096,
+                   help="PU nn risk: step size factor of the correction step")
+    g.add_argument("--p", type=finite_float, default=1.0,
+                   help="PU: exponent of the |X| weight of the sigmoid loss (0: unweighted)")
+    g.add_argument("--noise_level", choices=("paired", "unit"), default="paired",
+                   help="PU: scale of each noise example: 'paired' divides it by its noisy clip's "
+                        "scale so noise has one level in both classes; 'unit' is the reference's "
+                        "unit standard deviation")
+    g = p.add_argument_group("model and features")
+    g.add_argument("--blocks", type=non_negative_int, default=2,
+                   help="CNN blocks; the CNN has 3 + 2 * blocks layers")
+    g.add_argument("--fcblocks", type=non_negative_int, default=0,
+                   help="how many of the last blocks use 1x1 convolutions")
+    g.add_argument("--channels", type=positive_int, default=8, help="channels of the first layers")
+    g.add_argument("--droprate", type=rate, default=0.2, help="Dropout2d rate (PU and MixIT)")
+    g.add_argument("--frame_len", type=positive_int, default=1024,
+                   help="STFT frame length in samples (even); the hop is a quarter of it")
+    g.add_argument("--feature", choices=FEATURES, default="linear",
+                   help="network input: 'linear' is |X|/15 as in the reference code, 'power' is "
+                        "|X|**(1/15) as described in the paper")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=positive_int, default=100, help="training epochs")
+    g.add_argument("--batch_size", type=positive_int, default=16,
+                   help="clips per batch and process (PU: half noisy, half noise)")
+    g.add_argument("--lr_per_GPU", type=positive_float, default=3.7e-5,
+                   help="Adam learning rate per process; the rate is this times the process count")
+    g.add_argument("--wav_len", type=positive_int, default=50000,
+                   help="clip length in samples at 16 kHz")
+    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--fix_seed", action="store_true",
+                   help="also make every operation deterministic (slower on GPU)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out_dir from its last completed epoch")
+    g = p.add_argument_group("data")
+    g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
+    g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")
+    g.add_argument("--test_fname", default="voicebank_test_set.txt", help="test config file")
+    g.add_argument("--clean_path", default="voicebank",
+                   help="directory of the speech dataset: replaces the first directory of "
+                        "speech paths in the config files")
+    g.add_argument("--noise_path", default="DEMAND",
+                   help="directory of the noise dataset: replaces the first directory of noise "
+                        "paths in the config files")
+    g.add_argument("--demo", action="store_true",
+                   help="generate (once) and use the built-in demo corpus in ./demo_data with "
+                        f"demo-sized settings {DEMO_SETTINGS} and a method-specific learning "
+                        f"rate {DEMO_LR} for options left at their defaults")
+    g.add_argument("--check_only", action="store_true",
+                   help="check the config files and every audio file they name, then stop")
+    g = p.add_argument_group("hardware and output")
+    g.add_argument("--out_dir", type=Path, default=None,
+                   help="folder for checkpoints, logs and results (default: a new runs/METHOD-TIME)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when available, else CPU")
+    g.add_argument("--num_workers", type=non_negative_int, default=None,
+                   help="data loader processes per training process (default: from the core count)")
+    g.add_argument("--eval_batch_size", type=positive_int, default=None,
+                   help="clips per evaluation batch (default: --batch_size)")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="CNN arithmetic; auto: bf16 autocast on CUDA, fp32 on CPU")
+    g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True,
+                   help="channels-last memory format for the CNN (faster on CPU and GPU)")
+    g.add_argument("--compile", action="store_true", help="compile the CNN with torch.compile")
+    g.add_argument("--dist", action="store_true",
+                   help="distributed data-parallel training under Slurm (srun) or torchrun")
+    g.add_argument("--prefix", default="",
+                   help="accepted for old command lines; the master host now comes from "
+                        "SLURM_JOB_NODELIST")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.demo:
+        parser.set_defaults(**DEMO_SETTINGS, lr_per_GPU=DEMO_LR[args.method],
+                            train_fname="demo_data/demo_train_set.txt",
+                            val_fname="demo_data/demo_val_set.txt",
+                            test_fname="demo_data/demo_test_set.txt",
+                            clean_path="demo_data/demo_speech", noise_path="demo_data/demo_noise")
+        args = parser.parse_args(argv)
+    if args.fcblocks > args.blocks:
+        parser.error(f"--fcblocks {args.fcblocks} exceeds --blocks {args.blocks}: "
+                     "only existing blocks can use 1x1 convolutions")
+    if args.frame_len % 2 or args.frame_len < 4:
+        parser.error(f"--frame_len {args.frame_len} must be even and at least 4 "
+                     "(the hop is a quarter of it)")
+    if args.wav_len < args.frame_len:
+        parser.error(f"--wav_len {args.wav_len} is shorter than one frame (--frame_len "
+                     f"{args.frame_len})")
+    if args.resume and args.out_dir is None:
+        parser.error("--resume needs --out_dir, the run to continue")
+    return args
+
+
+# ---------------------------------------------------------------- set-up
+
+def pick_device(choice: str, launch: distributed.Launch) -> torch.device:
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda was asked for but no CUDA device is available")
+        return torch.device("cuda", launch.local_rank % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def new_run_dir(method: str) -> Path:
+    base = Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def setup_logging(out_dir: Path | None, is_main: bool) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if out_dir is not None:
+        handlers.append(logging.FileHandler(out_dir / "train.log"))
+    logging.basicConfig(level=logging.INFO if is_main else logging.WARNING, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
+                        force=True)
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """torch.save to a temporary file, then rename: never a half-written checkpoint."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def build_model(config: dict) -> nn.Sequential:
+    """The CNN described by a checkpoint's ``model_config`` (see MODEL_KEYS)."""
+    method = METHODS[config["method"]]
+    return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
+                     method.out_channels, method.out_kernel, method.regulariser)
+
+
+def load_lines(args: argparse.Namespace) -> dict[str, list[dataset.ConfigLine]]:
+    fields = {"train": dataset.TRAIN_FIELDS if args.method != "PN" else dataset.EVAL_FIELDS,
+              "val": dataset.EVAL_FIELDS, "test": dataset.EVAL_FIELDS}
+    names = {"train": args.train_fname, "val": args.val_fname, "test": args.test_fname}
+    errors, lines = [], {}
+    for split, name in names.items():
+        try:
+            lines[split] = dataset.read_config(name, fields[split])
+        except dataset.DataError as err:
+            errors.append(str(err))
+    if errors:
+        raise dataset.DataError("\n".join(errors))
+    return lines
+
+
+def preflight(lines: dict[str, list[dataset.ConfigLine]], corpus: dataset.Corpus) -> None:
+    """Check every file the config files name before any training; one message for all."""
+    problems, missing = [], 0
+    for split_lines in lines.values():
+        split_problems, split_missing = dataset.check_files(split_lines, corpus)
+        problems += split_problems
+        missing += split_missing
+    if not problems:
+        return
+    message = dataset.summarise(problems, 20)
+    if missing:
+        message += (f"\n{missing} audio files are missing. Get VoiceBank and DEMAND with "
+                    "`bash download.sh`, point --clean_path/--noise_path at corpora stored "
+                    "elsewhere, or try the built-in corpus with `python pulse.py --demo`.")
+    raise dataset.DataError(message)
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+class Trainer:
+    """One process's share of training, validation and test."""
+
+    def __init__(self, args: argparse.Namespace, launch: distributed.Launch, device: torch.device):
+        self.args, self.launch, self.device = args, launch, device
+        self.method: Method = METHODS[args.method]
+        self.spectral = Spectral(args.frame_len, args.feature)
+        self.model_config = {key: getattr(args, key) for key in MODEL_KEYS}
+        self.model = build_model(self.model_config).to(device)
+        if args.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.train_model: nn.Module = self.model
+        if launch.world_size > 1:
+            self.train_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        if args.compile:
+            self.train_model = torch.compile(self.train_model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(),
+                                          lr=args.lr_per_GPU * launch.world_size)
+        self.bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
+        workers = args.num_workers
+        if workers is None:
+            workers = min(4, max(1, (os.cpu_count() or 2) // (2 * max(1, local_processes()))))
+        self.loader_options = dict(num_workers=workers, pin_memory=device.type == "cuda",
+                                   persistent_workers=workers > 0)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def train_loader(self, data: dataset.ExampleSet) -> tuple[DataLoader, DistributedSampler]:
+        sampler = DistributedSampler(data, self.launch.world_size, self.launch.rank,
+                                     shuffle=True, seed=self.args.seed)
+        per_batch = self.args.batch_size // 2 if self.args.method == "PU" else self.args.batch_size
+        loader = DataLoader(data, batch_size=max(1, per_batch), sampler=sampler,
+                            worker_init_fn=_seed_worker, **self.loader_options)
+        return loader, sampler
+
+    def train_epoch(self, loader: DataLoader) -> float:
+        """One pass over this rank's share; returns the mean reported loss over all ranks."""
+        self.train_model.train()
+        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        first_bad = torch.tensor(-1, device=self.device)
+        for step, (noisy, second) in enumerate(loader):
+            noisy = noisy.to(self.device, non_blocking=True)
+            second = second.to(self.device, non_blocking=True)
+            with self.autocast():
+                objective, reported = self.method.step(self.train_model, self.spectral, noisy,
+                                                       second, self.args)
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            self.optimizer.step()
+            total[0] += reported
+            total[1] += 1
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(reported), step, first_bad)
+        distributed.all_sum(total)
+        if first_bad.item() >= 0 or not torch.isfinite(total[0]):
+            raise FloatingPointError(f"the training loss became NaN or infinite at step "
+                                     f"{first_bad.item()} of this epoch")
+        return (total[0] / total[1].clamp_min(1)).item()
+
+    @torch.no_grad()
+    def evaluate(self, data: dataset.ExampleSet) -> float:
+        """Mean SI-SNRi (dB) over every example of ``data``, each scored on exactly one rank."""
+        self.model.eval()
+        mine = Subset(data, distributed.shard(len(data), self.launch))
+        loader = DataLoader(mine, batch_size=self.args.eval_batch_size or self.args.batch_size,
+                            **self.loader_options)
+        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        for noisy, clean in loader:
+            noisy = noisy.to(self.device, non_blocking=True)
+            clean = clean.to(self.device, non_blocking=True)
+            with self.autocast():
+                estimate = enhance(self.model, self.method, self.spectral, noisy)
+            total[0] += si_snr_improvement(estimate, noisy, clean).sum()
+            total[1] += len(noisy)
+        distributed.all_sum(total)
+        return (total[0] / total[1]).item()
+
+    def checkpoint(self, epoch: int, best: dict, history: list[dict]) -> dict:
+        return {"model": self.model.state_dict(), "model_config": self.model_config,
+                "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best": best,
+                "history": history, "args": _jsonable(vars(self.args)),
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                        "torch": torch.get_rng_state()}}
+
+
+def local_processes() -> int:
+    """Training processes sharing this machine's cores."""
+    for key in ("LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"):
+        value = os.environ.get(key, "").split("(")[0]
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2 ** 32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
+def better(value: float, best: float | None) -> bool:
+    return math.isfinite(value) and (best is None or value > best)
+
+
+def append_metrics(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def run(args: argparse.Namespace) -> int:
+    launch = distributed.detect_launch() if args.dist else distributed.Launch()
+    device = pick_device(args.device, launch)
+    if device.type == "cpu" and launch.world_size > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes()))
+    out_dir = args.out_dir or new_run_dir(args.method)
+    if launch.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(out_dir if launch.is_main else None, launch.is_main)
+    if args.prefix:
+        log.info("--prefix is no longer needed: the master host comes from SLURM_JOB_NODELIST")
+    distributed.init(launch, device)
+    if args.demo and launch.is_main:
+        from demo_corpus import ensure_demo_corpus
+        ensure_demo_corpus(Path("demo_data"), wav_len=args.wav_len)
+    distributed.barrier()
+
+    corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
+    lines = load_lines(args)
+    preflight(lines, corpus)
+    log.info("config files: %d training, %d validation, %d test examples; all files checked",
+             *(len(lines[s]) for s in ("train", "val", "test")))
+    if args.check_only:
+        return 0
+
+    seed_everything(args.seed)
+    if args.fix_seed:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.backends.cudnn.benchmark = True
+    trainer = Trainer(args, launch, device)
+    seed_everything(args.seed + launch.rank)
+    method = trainer.method
+    train_set = dataset.ExampleSet(lines["train"], corpus, method.second(args))
+    val_set = dataset.ExampleSet(lines["val"], corpus)
+    test_set = dataset.ExampleSet(lines["test"], corpus)
+    loader, sampler = trainer.train_loader(train_set)
+
+    start_epoch, best, history = 1, {"val_si_snri_db": None, "epoch": 0, "model": None}, []
+    last_path = out_dir / "last.pt"
+    if last_path.exists():
+        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        if state["model_config"] != trainer.model_config:
+            raise UsageError(f"{last_path} holds a model {state['model_config']}, which differs "
+                             f"from the one asked for {trainer.model_config}; use another --out_dir")
+        trainer.model.load_state_dict(state["model"])
+        trainer.optimizer.load_state_dict(state["optimizer"])
+        start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        log.info("resuming %s after epoch %d", out_dir, state["epoch"])
+    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, output in %s", args.method,
+             device, launch.world_size, args.lr_per_GPU * launch.world_size,
+             sum(p.numel() for p in trainer.model.parameters()), out_dir)
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        started = time.time()
+        sampler.set_epoch(epoch)
+        train_loss = trainer.train_epoch(loader)
+        val = trainer.evaluate(val_set)
+        if better(val, best["val_si_snri_db"]):
+            best = {"val_si_snri_db": val, "epoch": epoch,
+                    "model": {k: v.detach().cpu().clone()
+                              for k, v in trainer.model.state_dict().items()}}
+        seconds = time.time() - started
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_si_snri_db": val,
+                        "seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"]})
+        log.info("epoch %d/%d: train %s %.4f, validation SI-SNRi %.3f dB (best %.3f dB, epoch "
+                 "%d), %.1f s", epoch, args.epochs, "risk" if args.method == "PU" else "loss",
+                 train_loss, val, best["val_si_snri_db"] or float("nan"), best["epoch"], seconds)
+        if launch.is_main:
+            state = trainer.checkpoint(epoch, best, history)
+            if best["epoch"] == epoch:
+                atomic_save({**state, "model": best["model"]}, out_dir / "best.pt")
+            atomic_save(state, last_path)
+            append_metrics(out_dir / "metrics.csv", history[-1])
+
+    if best["model"] is None:
+        raise FloatingPointError("no epoch gave a finite validation SI-SNRi")
+    trainer.model.load_state_dict(best["model"])
+    test = trainer.evaluate(test_set)
+    if launch.is_main:
+        results = {"method": args.method, "val_si_snri_db": best["val_si_snri_db"],
+                   "test_si_snri_db": test, "best_epoch": best["epoch"],
+                   "world_size": launch.world_size, "device": str(device),
+                   "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                                "numpy": np.__version__},
+                   "args": _jsonable(vars(args))}
+        atomic_write_text(json.dumps(results, indent=2) + "\n", out_dir / "results.json")
+        log.info("best epoch %d; results in %s", best["epoch"], out_dir)
+        print(f"validation SI-SNRi: {best['val_si_snri_db']:.4f} dB")
+        print(f"test SI-SNRi: {test:.4f} dB", flush=True)
+    del trainer, loader
+    distributed.shutdown()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (dataset.DataError, FloatingPointError, UsageError, distributed.LaunchError) as err:
+        message = str(err).strip()
+        if "Traceback" in message:  # raised in a data loader worker: keep the worker's message
+            message = message.splitlines()[-1].split(": ", 1)[-1]
+        print(f"pulse.py: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The one place that owns the STFT settings and the network's input feature.
+
+Training, evaluation and file enhancement all go through :class:`Spectral`, so
+the analysis used to train a mask is always the one used to apply it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+FEATURES = ("linear", "power")
+"""``linear``: |X| / 15, what the reference code computes (``abs(X) ** 1/15``);
+``power``: |X| ** (1/15), the power law the paper describes."""
+
+
+@dataclass(frozen=True)
+class Spectral:
+    """Hamming-window, centred, one-sided STFT with hop ``frame_len // 4``."""
+
+    frame_len: int
+    feature: str = "linear"
+
+    @property
+    def hop(self) -> int:
+        return self.frame_len // 4
+
+    @property
+    def bins(self) -> int:
+        return self.frame_len // 2 + 1
+
+    def frames(self, num_samples: int) -> int:
+        return num_samples // self.hop + 1
+
+    def _window(self, like: torch.Tensor) -> torch.Tensor:
+        real = like.real.dtype if like.is_complex() else like.dtype
+        return torch.hamming_window(self.frame_len, dtype=real, device=like.device)
+
+    def stft(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, T) real waveform -> (B, F, N) complex spectrogram."""
+        return torch.stft(wave, self.frame_len, self.hop, window=self._window(wave),
+                          center=True, return_complex=True)
+
+    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """(B, F, N) complex spectrogram -> (B, length) waveform."""
+        return torch.istft(spec, self.frame_len, self.hop, window=self._window(spec),
+                           center=True, length=length)
+
+    def feature_of(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """(B, F, N) magnitude -> (B, 1, F, N) network input."""
+        if self.feature == "linear":
+            compressed = magnitude / 15
+        else:
+            compressed = magnitude ** (1 / 15)
+        return compressed.unsqueeze(1)

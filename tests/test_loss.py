@@ -1,0 +1,74 @@
+import math
+
+import pytest
+import torch
+
+import loss
+
+
+def sig(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def test_pu_risks_by_hand_weighted():
+    # Two clips of two bins: clip 0 unlabelled, clip 1 positive.
+    logits = torch.tensor([[[1.0, -1.0]], [[0.0, 2.0]]])
+    magnitude = torch.tensor([[[3.0, 1.0]], [[1.0, 2.0]]])
+    labels = torch.tensor([0.0, 1.0])
+    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, prior=0.5, p=1.0)
+    w = lambda m: m + 1e-7  # noqa: E731
+    pos_as_pos = (sig(-0.0) * w(1) + sig(-2.0) * w(2)) / 2
+    pos_as_neg = (sig(0.0) * w(1) + sig(2.0) * w(2)) / 2
+    unl_as_neg = (sig(1.0) * w(3) + sig(-1.0) * w(1)) / 2
+    assert r_plus.item() == pytest.approx(0.5 * pos_as_pos, rel=1e-6)
+    assert r_minus.item() == pytest.approx(unl_as_neg - 0.5 * pos_as_neg, rel=1e-6)
+
+
+def test_pu_risks_unweighted_is_plain_sigmoid_loss():
+    logits = torch.tensor([[[0.5, -2.0, 1.0]], [[3.0, 0.0, -1.0]]])
+    magnitude = torch.tensor([[[9.0, 4.0, 1.0]], [[2.0, 7.0, 5.0]]])
+    r_plus, r_minus = loss.pu_risks(logits, torch.tensor([0.0, 1.0]), magnitude, prior=0.6, p=0.0)
+    pos_as_pos = (sig(-3.0) + sig(0.0) + sig(1.0)) / 3
+    pos_as_neg = (sig(3.0) + sig(0.0) + sig(-1.0)) / 3
+    unl_as_neg = (sig(0.5) + sig(-2.0) + sig(1.0)) / 3
+    assert r_plus.item() == pytest.approx(0.6 * pos_as_pos, rel=1e-6)
+    assert r_minus.item() == pytest.approx(unl_as_neg - 0.6 * pos_as_neg, rel=1e-6)
+
+
+def test_nn_objective_follows_kiryo():
+    r_plus, r_minus = torch.tensor(0.3), torch.tensor(-0.2)
+    assert loss.pu_objective(r_plus, r_minus, "unbiased").item() == pytest.approx(0.1)
+    assert loss.pu_objective(r_plus, r_minus, "nn", beta=0.0, gamma=0.5).item() == pytest.approx(0.1)
+    assert loss.pu_objective(r_plus, r_minus, "nn", beta=0.3).item() == pytest.approx(0.1)
+    positive = torch.tensor(0.2)
+    assert loss.pu_objective(r_plus, positive, "nn").item() == pytest.approx(0.5)
+
+
+def test_nn_correction_step_pushes_negative_risk_up():
+    r_minus = torch.tensor(-0.2, requires_grad=True)
+    loss.pu_objective(torch.tensor(0.3), r_minus, "nn", beta=0.0, gamma=0.5).backward()
+    assert r_minus.grad.item() == pytest.approx(-0.5)
+
+
+def test_signal_approximation_by_hand():
+    logits = torch.tensor([[[0.0, 2.0]]])
+    noisy = torch.tensor([[[2.0, 1.0]]])
+    clean = torch.tensor([[[0.5, 1.0]]])
+    expected = ((sig(0) * 2 - 0.5) ** 2 + (sig(2) * 1 - 1.0) ** 2) / 2
+    assert loss.signal_approximation(logits, noisy, clean).item() == pytest.approx(expected)
+
+
+def test_mixit_picks_the_better_assignment_per_clip():
+    s = [sig(1.0), sig(-1.0), sig(0.5)]
+    logits = torch.tensor([1.0, -1.0, 0.5]).view(1, 3, 1, 1).repeat(2, 1, 1, 1)
+    mixture = torch.full((2, 1, 1), 2.0)
+    noisy = torch.tensor([[[2 * (s[0] + s[1])]], [[2 * (s[0] + s[2])]]])
+    noise = torch.tensor([[[2 * s[2]]], [[2 * s[1]]]])
+    # clip 0 is explained exactly by the first assignment, clip 1 by the second
+    assert loss.mixit_loss(logits, mixture, noisy, noise).item() == pytest.approx(0.0, abs=1e-12)
+    noise_off = noise + torch.tensor([[[0.0]], [[1.0]]])
+    first_for_clip1 = (2 * s[1] - 2 * s[2]) ** 2 + (2 * s[2] - 2 * s[1] - 1) ** 2
+    second_for_clip1 = 1.0
+    expected = (0.0 + min(first_for_clip1, second_for_clip1)) / 2
+    value = loss.mixit_loss(logits, mixture, noisy, noise_off).item()
+    assert value == pytest.approx(expected, rel=1e-5)

@@ -1,0 +1,80 @@
+"""End to end: tiny real runs of pulse.py as users start it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_RUN
+
+PYTHON = sys.executable
+
+
+def pulse(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, str(ROOT / "pulse.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("method", ["PU", "PN", "MixIT"])
+def test_tiny_run_of_each_method(method, tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    result = pulse("--method", method, *TINY_RUN, *tiny_corpus.options(), "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    last_two = result.stdout.strip().splitlines()[-2:]
+    assert last_two[0].startswith("validation SI-SNRi: ") and last_two[0].endswith(" dB")
+    assert last_two[1].startswith("test SI-SNRi: ") and last_two[1].endswith(" dB")
+    results = json.loads((out / "results.json").read_text())
+    assert results["method"] == method
+    assert results["val_si_snri_db"] == pytest.approx(float(last_two[0].split()[2]), abs=1e-4)
+    assert results["test_si_snri_db"] == pytest.approx(float(last_two[1].split()[2]), abs=1e-4)
+    assert results["args"]["wav_len"] == 4000
+    best = torch.load(out / "best.pt", weights_only=False)
+    assert best["model_config"]["method"] == method and best["epoch"] == results["best_epoch"]
+    last = torch.load(out / "last.pt", weights_only=False)
+    assert last["epoch"] == 2 and len(last["history"]) == 2
+    assert (out / "metrics.csv").read_text().count("\n") == 3
+    assert not list(out.glob("*.tmp"))
+
+
+def test_help_lists_every_reference_option():
+    text = pulse("--help").stdout
+    for option in ("--epochs", "--batch_size", "--beta", "--gamma", "--p", "--mode", "--prior",
+                   "--frame_len", "--dist", "--prefix", "--fix_seed", "--wav_len", "--lr_per_GPU",
+                   "--blocks", "--channels", "--droprate", "--fcblocks", "--method",
+                   "--train_fname", "--val_fname", "--test_fname", "--clean_path", "--noise_path",
+                   "--out_dir", "--device", "--num_workers", "--seed", "--feature", "--demo"):
+        assert option in text
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--mode", "biased"], "invalid choice"),
+    (["--prior", "1.2"], "strictly between 0 and 1"),
+    (["--epochs", "-3"], "positive integer"),
+    (["--fcblocks", "3", "--blocks", "2"], "exceeds --blocks"),
+    (["--frame_len", "511"], "must be even"),
+    (["--wav_len", "100"], "shorter than one frame"),
+    (["--method", "GAN"], "invalid choice"),
+])
+def test_bad_options_are_argparse_errors(options, message, tmp_path):
+    result = pulse(*options, "--out_dir", str(tmp_path / "o"))
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_missing_corpus_gets_one_clear_message(tmp_path):
+    result = pulse("--out_dir", str(tmp_path / "o"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "voicebank_train_set.txt" in result.stderr
+
+
+def test_missing_audio_points_at_download_and_demo(tiny_corpus, tmp_path):
+    result = pulse(*TINY_RUN, *tiny_corpus.options()[:6], "--clean_path", str(tmp_path / "nowhere"),
+                   "--noise_path", str(tiny_corpus.noise_path), "--out_dir", str(tmp_path / "o"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "tiny_train_set.txt:1:" in result.stderr and "file does not exist" in result.stderr
+    assert "download.sh" in result.stderr and "--demo" in result.stderr
+    assert not (tmp_path / "o" / "last.pt").exists()
