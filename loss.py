@@ -16,21 +16,28 @@ def sigmoid_loss(z: torch.Tensor) -> torch.Tensor:
 
 
 def pu_risks(logits: torch.Tensor, labels: torch.Tensor, magnitude: torch.Tensor,
-             prior: float, p: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+             prior: float, p: float = 1.0, normalise: str = "weight") -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted PU risks (R+, R-) of one batch, scalars.
 
     R+ = prior * mean_w_P l(y),  R- = mean_w_U l(-y) - prior * mean_w_P l(-y), with
-    mean_w the sum of loss * w over a set's bins divided by its bin count and
-    w = (|X| + 1e-7) ** p.
+    w = (|X| + 1e-7) ** p and mean_w over a set's bins the sum of loss * w divided by
+    the set's bin count (``normalise="count"``, the reference) or by the set's sum of
+    weights (``"weight"``: a true weighted mean, so ``prior`` is the |X|-weighted share
+    of noise in noisy speech and the two sets' loudness cannot tilt the balance).
+    For p = 0 both are the plain mean.
     """
     weight = (magnitude + 1e-7) ** p
     positive = labels.bool().view(-1, *([1] * (logits.dim() - 1))).expand_as(logits)
-    unlabelled = ~positive
-    n_pos = positive.sum().clamp_min(1)
-    n_unl = unlabelled.sum().clamp_min(1)
-    pos_as_pos = (sigmoid_loss(logits) * weight * positive).sum() / n_pos
-    pos_as_neg = (sigmoid_loss(-logits) * weight * positive).sum() / n_pos
-    unl_as_neg = (sigmoid_loss(-logits) * weight * unlabelled).sum() / n_unl
+    pos_weight = weight * positive
+    unl_weight = weight * ~positive
+    if normalise == "count":
+        pos_total, unl_total = positive.sum(), (~positive).sum()
+    else:
+        pos_total, unl_total = pos_weight.sum(), unl_weight.sum()
+    pos_total, unl_total = pos_total.clamp_min(1e-12), unl_total.clamp_min(1e-12)
+    pos_as_pos = (sigmoid_loss(logits) * pos_weight).sum() / pos_total
+    pos_as_neg = (sigmoid_loss(-logits) * pos_weight).sum() / pos_total
+    unl_as_neg = (sigmoid_loss(-logits) * unl_weight).sum() / unl_total
     return prior * pos_as_pos, unl_as_neg - prior * pos_as_neg
 
 

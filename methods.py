@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from argparse import Namespace
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
 import loss
+from dataset import DataError
+from model import build_cnn
 from spectral import Spectral
 
 StepResult = tuple[torch.Tensor, torch.Tensor]
@@ -26,7 +29,7 @@ def _pu_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: t
     magnitude = spec.abs()
     labels = torch.cat([torch.zeros(len(noisy)), torch.ones(len(noise))]).to(noisy.device)
     logits = model(spectral.feature_of(magnitude))[:, 0].float()
-    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, args.prior, args.p)
+    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, args.prior, args.p, args.risk_norm)
     objective = loss.pu_objective(r_plus, r_minus, args.mode, args.beta, args.gamma)
     return objective, (r_plus + r_minus).detach()
 
@@ -67,7 +70,7 @@ class Method:
 
 
 METHODS: dict[str, Method] = {
-    "PU": Method(1, 1, "dropout",
+    "PU": Method(1, 1, "batchnorm",
                  lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
                  _pu_step, lambda logits: (logits[:, 0] < 0).to(logits.dtype)),
     "PN": Method(1, 3, "batchnorm", lambda args: "clean",
@@ -75,6 +78,25 @@ METHODS: dict[str, Method] = {
     "MixIT": Method(3, 3, "dropout", lambda args: "noise",
                     _mixit_step, lambda logits: torch.sigmoid(logits[:, 0])),
 }
+
+
+def build_model(config: dict) -> nn.Sequential:
+    """The CNN described by a checkpoint's ``model_config`` (method, blocks, fcblocks,
+    channels, droprate, regulariser)."""
+    method = METHODS[config["method"]]
+    return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
+                     method.out_channels, method.out_kernel, config["regulariser"])
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint written by pulse.py, or a DataError saying why it is not one."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch.load raises anything from OSError to unpickling errors
+        raise DataError(f"{path}: not a PULSE checkpoint ({err})") from None
+    if not isinstance(state, dict) or not {"model", "model_config"} <= state.keys():
+        raise DataError(f"{path}: not a PULSE checkpoint (no model or model_config)")
+    return state
 
 
 @torch.no_grad()

@@ -19,7 +19,9 @@ import platform
 import random
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -28,9 +30,8 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 import dataset
 import distributed
-from methods import METHODS, Method, enhance
+from methods import METHODS, Method, build_model, enhance, read_checkpoint
 from metric import si_snr_improvement
-from model import build_cnn
 from spectral import FEATURES, Spectral
 
 log = logging.getLogger("pulse")
@@ -42,7 +43,8 @@ class UsageError(Exception):
 DEMO_SETTINGS = dict(epochs=12, batch_size=8, wav_len=32000, frame_len=512)
 """Demo-sized settings that ``--demo`` uses for options left at their defaults."""
 DEMO_LR = {"PU": 1e-3, "PN": 1e-3, "MixIT": 1e-3}
-MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "frame_len", "feature")
+MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
+              "feature")
 """Arguments that define a trained model; stored in every checkpoint."""
 
 
@@ -87,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PU nn risk: step size factor of the correction step")
     g.add_argument("--p", type=finite_float, default=1.0,
                    help="PU: exponent of the |X| weight of the sigmoid loss (0: unweighted)")
+    g.add_argument("--risk_norm", choices=("weight", "count"), default="weight",
+                   help="PU: divide each weighted risk term by its set's total weight (a weighted "
+                        "mean, so --prior is the |X|-weighted noise share) or, as the reference, "
+                        "by its bin count")
     g.add_argument("--noise_level", choices=("paired", "unit"), default="paired",
                    help="PU: scale of each noise example: 'paired' divides it by its noisy clip's "
                         "scale so noise has one level in both classes; 'unit' is the reference's "
@@ -97,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fcblocks", type=non_negative_int, default=0,
                    help="how many of the last blocks use 1x1 convolutions")
     g.add_argument("--channels", type=positive_int, default=8, help="channels of the first layers")
-    g.add_argument("--droprate", type=rate, default=0.2, help="Dropout2d rate (PU and MixIT)")
+    g.add_argument("--regulariser", choices=("auto", "batchnorm", "dropout"), default="auto",
+                   help="layer after each hidden ReLU; auto: BatchNorm2d for PU and PN, Dropout2d "
+                        "for MixIT (the reference used Dropout2d for PU)")
+    g.add_argument("--droprate", type=rate, default=0.2, help="Dropout2d rate")
     g.add_argument("--frame_len", type=positive_int, default=1024,
                    help="STFT frame length in samples (even); the hop is a quarter of it")
     g.add_argument("--feature", choices=FEATURES, default="linear",
@@ -132,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
                         f"rate {DEMO_LR} for options left at their defaults")
     g.add_argument("--check_only", action="store_true",
                    help="check the config files and every audio file they name, then stop")
+    g = p.add_argument_group("enhancing your own files")
+    g.add_argument("--enhance", nargs="+", metavar="IN",
+                   help="enhance these WAV/FLAC/OGG files or folders (recursively) with "
+                        "--checkpoint instead of training; outputs are 16 kHz mono")
+    g.add_argument("--checkpoint", type=Path, help="a trained model, e.g. runs/PU-.../best.pt")
+    g.add_argument("--output_dir", type=Path,
+                   help="where enhanced files go, with the input names (folders mirrored)")
+    g.add_argument("--overwrite", action="store_true", help="replace existing enhanced files")
     g = p.add_argument_group("hardware and output")
     g.add_argument("--out_dir", type=Path, default=None,
                    help="folder for checkpoints, logs and results (default: a new runs/METHOD-TIME)")
@@ -173,6 +190,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.wav_len < args.frame_len:
         parser.error(f"--wav_len {args.wav_len} is shorter than one frame (--frame_len "
                      f"{args.frame_len})")
+    if args.regulariser == "auto":
+        args.regulariser = METHODS[args.method].regulariser
+    if args.enhance and (args.checkpoint is None or args.output_dir is None):
+        parser.error("--enhance needs --checkpoint (a trained model) and --output_dir")
     if args.resume and args.out_dir is None:
         parser.error("--resume needs --out_dir, the run to continue")
     return args
@@ -203,33 +224,30 @@ def new_run_dir(method: str) -> Path:
     return path
 
 
-def setup_logging(out_dir: Path | None, is_main: bool) -> None:
+LOG_FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+
+
+def setup_logging(is_main: bool, log_file: Path | None = None) -> None:
+    """Log to stderr (rank 0 at INFO, others only warnings), and to ``log_file`` if given."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if out_dir is not None:
-        handlers.append(logging.FileHandler(out_dir / "train.log"))
+    if log_file is not None:
+        handlers.append(logging.FileHandler(log_file))
+    for handler in handlers:
+        handler.setFormatter(LOG_FORMAT)
     logging.basicConfig(level=logging.INFO if is_main else logging.WARNING, handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
                         force=True)
 
 
-def atomic_save(obj: object, path: Path) -> None:
-    """torch.save to a temporary file, then rename: never a half-written checkpoint."""
+@contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``, renamed onto it only when the block succeeds:
+    a crash mid-write never leaves a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def build_model(config: dict) -> nn.Sequential:
-    """The CNN described by a checkpoint's ``model_config`` (see MODEL_KEYS)."""
-    method = METHODS[config["method"]]
-    return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
-                     method.out_channels, method.out_kernel, method.regulariser)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_lines(args: argparse.Namespace) -> dict[str, list[dataset.ConfigLine]]:
@@ -375,13 +393,12 @@ def better(value: float, best: float | None) -> bool:
     return math.isfinite(value) and (best is None or value > best)
 
 
-def append_metrics(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+def write_metrics(path: Path, history: list[dict]) -> None:
+    """Rewrite the per-epoch CSV from the run's history (atomic, so resumes stay exact)."""
+    with atomic(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -389,10 +406,7 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device, launch)
     if device.type == "cpu" and launch.world_size > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes()))
-    out_dir = args.out_dir or new_run_dir(args.method)
-    if launch.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(out_dir if launch.is_main else None, launch.is_main)
+    setup_logging(launch.is_main)
     if args.prefix:
         log.info("--prefix is no longer needed: the master host comes from SLURM_JOB_NODELIST")
     distributed.init(launch, device)
@@ -408,6 +422,10 @@ def run(args: argparse.Namespace) -> int:
              *(len(lines[s]) for s in ("train", "val", "test")))
     if args.check_only:
         return 0
+    out_dir = args.out_dir or new_run_dir(args.method)
+    if launch.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        setup_logging(True, out_dir / "train.log")
 
     seed_everything(args.seed)
     if args.fix_seed:
@@ -425,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
     start_epoch, best, history = 1, {"val_si_snri_db": None, "epoch": 0, "model": None}, []
     last_path = out_dir / "last.pt"
     if last_path.exists():
-        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        state = read_checkpoint(last_path)
         if state["model_config"] != trainer.model_config:
             raise UsageError(f"{last_path} holds a model {state['model_config']}, which differs "
                              f"from the one asked for {trainer.model_config}; use another --out_dir")
@@ -458,9 +476,11 @@ def run(args: argparse.Namespace) -> int:
         if launch.is_main:
             state = trainer.checkpoint(epoch, best, history)
             if best["epoch"] == epoch:
-                atomic_save({**state, "model": best["model"]}, out_dir / "best.pt")
-            atomic_save(state, last_path)
-            append_metrics(out_dir / "metrics.csv", history[-1])
+                with atomic(out_dir / "best.pt") as tmp:
+                    torch.save({**state, "model": best["model"]}, tmp)
+            with atomic(last_path) as tmp:
+                torch.save(state, tmp)
+            write_metrics(out_dir / "metrics.csv", history)
 
     if best["model"] is None:
         raise FloatingPointError("no epoch gave a finite validation SI-SNRi")
@@ -473,7 +493,8 @@ def run(args: argparse.Namespace) -> int:
                    "versions": {"python": platform.python_version(), "torch": torch.__version__,
                                 "numpy": np.__version__},
                    "args": _jsonable(vars(args))}
-        atomic_write_text(json.dumps(results, indent=2) + "\n", out_dir / "results.json")
+        with atomic(out_dir / "results.json") as tmp:
+            tmp.write_text(json.dumps(results, indent=2) + "\n")
         log.info("best epoch %d; results in %s", best["epoch"], out_dir)
         print(f"validation SI-SNRi: {best['val_si_snri_db']:.4f} dB")
         print(f"test SI-SNRi: {test:.4f} dB", flush=True)
@@ -482,10 +503,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def enhance_main(args: argparse.Namespace) -> int:
+    from enhance_files import enhance_files
+
+    setup_logging(True)
+    device = pick_device(args.device, distributed.Launch())
+    written = enhance_files(args.enhance, args.checkpoint, args.output_dir, device, args.overwrite)
+    log.info("%d files enhanced into %s", len(written), args.output_dir)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return run(args)
+        return enhance_main(args) if args.enhance else run(args)
     except (dataset.DataError, FloatingPointError, UsageError, distributed.LaunchError) as err:
         message = str(err).strip()
         if "Traceback" in message:  # raised in a data loader worker: keep the worker's message

@@ -10,12 +10,14 @@ def sig(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def test_pu_risks_by_hand_weighted():
-    # Two clips of two bins: clip 0 unlabelled, clip 1 positive.
-    logits = torch.tensor([[[1.0, -1.0]], [[0.0, 2.0]]])
-    magnitude = torch.tensor([[[3.0, 1.0]], [[1.0, 2.0]]])
-    labels = torch.tensor([0.0, 1.0])
-    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, prior=0.5, p=1.0)
+# Two clips of two bins: clip 0 unlabelled, clip 1 positive.
+LOGITS = torch.tensor([[[1.0, -1.0]], [[0.0, 2.0]]])
+MAGNITUDE = torch.tensor([[[3.0, 1.0]], [[1.0, 2.0]]])
+LABELS = torch.tensor([0.0, 1.0])
+
+
+def test_pu_risks_by_hand_weighted_per_bin_as_reference():
+    r_plus, r_minus = loss.pu_risks(LOGITS, LABELS, MAGNITUDE, prior=0.5, p=1.0, normalise="count")
     w = lambda m: m + 1e-7  # noqa: E731
     pos_as_pos = (sig(-0.0) * w(1) + sig(-2.0) * w(2)) / 2
     pos_as_neg = (sig(0.0) * w(1) + sig(2.0) * w(2)) / 2
@@ -24,10 +26,21 @@ def test_pu_risks_by_hand_weighted():
     assert r_minus.item() == pytest.approx(unl_as_neg - 0.5 * pos_as_neg, rel=1e-6)
 
 
-def test_pu_risks_unweighted_is_plain_sigmoid_loss():
+def test_pu_risks_by_hand_weighted_mean():
+    r_plus, r_minus = loss.pu_risks(LOGITS, LABELS, MAGNITUDE, prior=0.5, p=1.0, normalise="weight")
+    pos_as_pos = (sig(-0.0) * 1 + sig(-2.0) * 2) / 3
+    pos_as_neg = (sig(0.0) * 1 + sig(2.0) * 2) / 3
+    unl_as_neg = (sig(1.0) * 3 + sig(-1.0) * 1) / 4
+    assert r_plus.item() == pytest.approx(0.5 * pos_as_pos, rel=1e-6)
+    assert r_minus.item() == pytest.approx(unl_as_neg - 0.5 * pos_as_neg, rel=1e-6)
+
+
+@pytest.mark.parametrize("normalise", ["count", "weight"])
+def test_pu_risks_unweighted_is_plain_sigmoid_loss(normalise):
     logits = torch.tensor([[[0.5, -2.0, 1.0]], [[3.0, 0.0, -1.0]]])
     magnitude = torch.tensor([[[9.0, 4.0, 1.0]], [[2.0, 7.0, 5.0]]])
-    r_plus, r_minus = loss.pu_risks(logits, torch.tensor([0.0, 1.0]), magnitude, prior=0.6, p=0.0)
+    r_plus, r_minus = loss.pu_risks(logits, torch.tensor([0.0, 1.0]), magnitude, prior=0.6, p=0.0,
+                                    normalise=normalise)
     pos_as_pos = (sig(-3.0) + sig(0.0) + sig(1.0)) / 3
     pos_as_neg = (sig(3.0) + sig(0.0) + sig(-1.0)) / 3
     unl_as_neg = (sig(0.5) + sig(-2.0) + sig(1.0)) / 3

@@ -22,7 +22,7 @@ def test_fcblocks_beyond_blocks_is_refused():
 
 
 @pytest.mark.parametrize("name, channels, kernel, regulariser", [
-    ("PU", 1, 1, nn.Dropout2d), ("PN", 1, 3, nn.BatchNorm2d), ("MixIT", 3, 3, nn.Dropout2d)])
+    ("PU", 1, 1, nn.BatchNorm2d), ("PN", 1, 3, nn.BatchNorm2d), ("MixIT", 3, 3, nn.Dropout2d)])
 def test_method_networks(name, channels, kernel, regulariser):
     method = METHODS[name]
     model = build_cnn(2, 0, 4, 0.2, method.out_channels, method.out_kernel, method.regulariser)

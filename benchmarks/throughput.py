@@ -1,0 +1,176 @@
+"""Training and evaluation throughput of PULSE's pipeline against a naive per-item one.
+
+The fast pipeline is what pulse.py runs: loader workers yield waveforms; STFT, features,
+labels and losses are computed on the device in batches; channels-last CNN; bf16 autocast
+on CUDA; evaluation in batches. The naive pipeline (like the reference release) computes
+the STFT of every item in the loader, ships complex spectrograms, runs the CNN in fp32 and
+the default memory format, and evaluates one clip at a time. Both run here, on the same
+generated data, and the ratio is printed.
+
+    python benchmarks/throughput.py                       # CPU defaults, under 3 minutes on 2 cores
+    python benchmarks/throughput.py --device cuda --batch_size 16 --blocks 4 --steps 100
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dataset  # noqa: E402
+import loss  # noqa: E402
+from methods import METHODS, enhance  # noqa: E402
+from metric import si_snr_improvement  # noqa: E402
+from model import build_cnn  # noqa: E402
+from spectral import Spectral  # noqa: E402
+
+
+def make_corpus(root: Path, lines: int, wav_len: int) -> list[dataset.ConfigLine]:
+    """``lines`` training lines over 16 speech-like files and 2 noise files of 20 s."""
+    rng = np.random.default_rng(0)
+    (root / "s").mkdir()
+    (root / "n").mkdir()
+    t = np.arange(wav_len + 8000) / 16000
+    for i in range(16):
+        tone = np.sin(2 * np.pi * (120 + 10 * i) * t * (1 + 0.1 * np.sin(3 * t)))
+        sf.write(root / "s" / f"{i}.wav", 0.3 * tone * (np.sin(2 * np.pi * 3 * t) > 0), 16000)
+    for i in range(2):
+        sf.write(root / "n" / f"{i}.wav", 0.1 * rng.standard_normal(20 * 16000), 16000)
+    span = 20 - wav_len / 16000
+    return [dataset.ConfigLine(f"bench:{k}", f"s/{k % 16}.wav", f"n/{k % 2}.wav",
+                               float(rng.uniform(0, span)), float(rng.uniform(-5, 10)),
+                               f"n/{(k + 1) % 2}.wav", float(rng.uniform(0, span)))
+            for k in range(lines)]
+
+
+class NaiveItems(Dataset):
+    """Per-item STFT in the loader worker, as the reference release does."""
+
+    def __init__(self, data: dataset.ExampleSet, spectral: Spectral):
+        self.data, self.spectral = data, spectral
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        noisy, second = self.data[index]
+        return self.spectral.stft(noisy[None])[0], self.spectral.stft(second[None])[0]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(device: torch.device, run) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    run()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--lines", type=int, default=64, help="generated training lines")
+    p.add_argument("--wav_len", type=int, default=50000)
+    p.add_argument("--frame_len", type=int, default=1024)
+    p.add_argument("--batch_size", type=int, default=8, help="clips per batch (PU: half noise)")
+    p.add_argument("--blocks", type=int, default=2)
+    p.add_argument("--steps", type=int, default=8, help="timed training steps per pipeline")
+    p.add_argument("--num_workers", type=int, default=1)
+    args = p.parse_args()
+    device = torch.device(args.device)
+    spectral = Spectral(args.frame_len)
+    hyper = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight")
+    pairs = args.batch_size // 2
+    tmp = tempfile.TemporaryDirectory()
+    lines = make_corpus(Path(tmp.name), args.lines, args.wav_len)
+    corpus = dataset.Corpus(tmp.name + "/s", tmp.name + "/n", args.wav_len)
+    train_set = dataset.ExampleSet(lines, corpus, "noise_paired")
+    eval_set = dataset.ExampleSet(lines, corpus)
+    bf16 = device.type == "cuda"
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"{args.wav_len} samples per clip, frame {args.frame_len}, blocks {args.blocks}, "
+          f"batch {args.batch_size}")
+
+    def model(channels_last: bool):
+        net = build_cnn(args.blocks, 0, 8, 0.2, 1, 1, "batchnorm").to(device)
+        return net.to(memory_format=torch.channels_last) if channels_last else net
+
+    def loader(data, batch):
+        return DataLoader(data, batch_size=batch, shuffle=True, num_workers=args.num_workers,
+                          pin_memory=device.type == "cuda", persistent_workers=args.num_workers > 0)
+
+    def train(fast: bool) -> dict:
+        net = model(fast)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+        batches = iter(loader(NaiveItems(train_set, spectral) if not fast else train_set, pairs))
+
+        def step():
+            first, second = (x.to(device, non_blocking=True) for x in next(batches))
+            if fast:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    objective, _ = METHODS["PU"].step(net, spectral, first, second, hyper)
+            else:
+                spec = torch.cat([first, second])
+                magnitude = spec.abs()
+                labels = torch.cat([torch.zeros(len(first)), torch.ones(len(second))]).to(device)
+                logits = net(spectral.feature_of(magnitude))[:, 0]
+                r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, 0.6, 1.0)
+                objective = loss.pu_objective(r_plus, r_minus)
+            opt.zero_grad(set_to_none=True)
+            objective.backward()
+            opt.step()
+
+        step()  # warm-up: workers start, kernels load
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        seconds = timed(device, lambda: [step() for _ in range(args.steps)])
+        return {"examples/s": args.steps * 2 * pairs / seconds, "ms/step": 1000 * seconds / args.steps}
+
+    def evaluate(fast: bool) -> dict:
+        net = model(fast).eval()
+        count = min(len(eval_set), 4 * args.batch_size)
+        subset = torch.utils.data.Subset(eval_set, range(count))
+
+        def run():
+            with torch.no_grad():
+                for noisy, clean in loader(subset, args.batch_size if fast else 1):
+                    noisy, clean = noisy.to(device), clean.to(device)
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and fast):
+                        estimate = enhance(net, METHODS["PU"], spectral, noisy)
+                    si_snr_improvement(estimate, noisy, clean).sum().item()
+
+        seconds = timed(device, run)
+        return {"examples/s": count / seconds, "ms/step": 1000 * seconds / count}
+
+    rows = []
+    for name, job in (("train", train), ("evaluate", evaluate)):
+        for fast in (False, True):
+            figures = job(fast)
+            figures["peak RSS MB"] = peak_rss_mb()
+            if device.type == "cuda":
+                figures["peak GPU MB"] = torch.cuda.max_memory_allocated() / 2 ** 20
+            rows.append((name, "fast" if fast else "naive", figures))
+    for name, kind, figures in rows:
+        print(f"{name:9s} {kind:6s} " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
+    for name in ("train", "evaluate"):
+        naive, fast = (f for n, _, f in rows if n == name)
+        print(f"{name}: fast / naive = {fast['examples/s'] / naive['examples/s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Two real CPU processes with gloo: under torchrun and under hand-set Slurm variables."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_RUN
+
+import dataset
+import distributed
+from methods import METHODS, build_model, enhance
+from metric import si_snr_improvement
+from spectral import Spectral
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _single_process_val(out_dir, corpus) -> float:
+    """Validation SI-SNRi of best.pt computed here, in one process, one clip at a time."""
+    state = torch.load(out_dir / "best.pt", weights_only=False)
+    model = build_model(state["model_config"])
+    model.load_state_dict(state["model"])
+    model.eval()
+    config = state["model_config"]
+    spectral = Spectral(config["frame_len"], config["feature"])
+    lines = dataset.read_config(corpus.val, dataset.EVAL_FIELDS)
+    data = dataset.ExampleSet(lines, dataset.Corpus(corpus.clean_path, corpus.noise_path, 4000))
+    scores = []
+    for noisy, clean in data:
+        estimate = enhance(model, METHODS[config["method"]], spectral, noisy[None])
+        scores.append(si_snr_improvement(estimate, noisy[None], clean[None]).item())
+    return sum(scores) / len(scores)
+
+
+def _check_run(result, out_dir, corpus):
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("test SI-SNRi:") == 1  # rank 0 alone prints
+    results = json.loads((out_dir / "results.json").read_text())
+    assert results["world_size"] == 2
+    assert results["val_si_snri_db"] == pytest.approx(_single_process_val(out_dir, corpus), abs=1e-4)
+    assert not list(out_dir.glob("*.tmp"))
+
+
+def test_torchrun_two_cpu_processes(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node", "2"]
+    result = subprocess.run([*torchrun, str(ROOT / "pulse.py"), "--dist", "--device", "cpu",
+                             *TINY_RUN, *tiny_corpus.options(), "--out_dir", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    _check_run(result, out, tiny_corpus)
+    assert "2 process(es)" in result.stderr
+
+
+def test_slurm_variables_on_localhost(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    port = str(_free_port())
+    procs = []
+    for rank in range(2):
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SLURM", "RANK",
+                                                                            "WORLD_SIZE"))},
+               "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank), "SLURM_NTASKS": "2",
+               "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": "77", "MASTER_PORT": port}
+        procs.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "pulse.py"), "--dist", "--prefix", "node", "--device",
+             "cpu", *TINY_RUN, *tiny_corpus.options(), "--out_dir", str(out)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[1][1][-3000:]
+    result = subprocess.CompletedProcess([], 0, outputs[0][0] + outputs[1][0], outputs[0][1])
+    _check_run(result, out, tiny_corpus)

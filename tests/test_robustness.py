@@ -1,0 +1,92 @@
+"""Bad input, interruption and reproducibility."""
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import ROOT, TINY_RUN, make_tiny_corpus
+from test_pulse import pulse
+
+
+def _metrics(out):
+    with (out / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_same_seed_gives_identical_metrics(tiny_corpus, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        result = pulse(*TINY_RUN, *tiny_corpus.options(), "--seed", "3", "--out_dir",
+                       str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        runs.append([(r["train_loss"], r["val_si_snri_db"]) for r in _metrics(tmp_path / name)])
+    assert runs[0] == runs[1]
+
+
+def test_kill_and_resume_loses_at_most_one_epoch(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "pulse.py"), *TINY_RUN, *tiny_corpus.options(),
+               "--epochs", "8", "--out_dir", str(out)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (out / "metrics.csv").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(_metrics(out))
+    assert 1 <= done < 8
+    resumed = subprocess.run(command + ["--resume"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"after epoch {done}" in resumed.stderr
+    epochs = [int(r["epoch"]) for r in _metrics(out)]
+    assert epochs == list(range(1, 9))
+    assert not list(out.glob("*.tmp"))
+
+
+def test_resume_with_another_model_is_refused(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    assert pulse(*TINY_RUN, *tiny_corpus.options(), "--epochs", "1",
+                 "--out_dir", str(out)).returncode == 0
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--blocks", "1", "--out_dir", str(out),
+                   "--resume")
+    assert result.returncode == 1 and "differs" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_nan_samples_are_named(tmp_path, workers):
+    corpus = make_tiny_corpus(tmp_path)
+    wave, rate = sf.read(corpus.noise_path / "pink.wav")
+    wave[1000:1100] = np.nan
+    sf.write(corpus.noise_path / "pink.wav", wave, rate, subtype="FLOAT")
+    result = pulse(*TINY_RUN, *corpus.options(), "--num_workers", workers,
+                   "--out_dir", str(tmp_path / "o"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "pink.wav: audio contains NaN or infinite samples" in result.stderr
+    assert "tiny_train_set.txt:1:" in result.stderr
+
+
+def test_check_only_reports_all_problems_at_once(tmp_path):
+    corpus = make_tiny_corpus(tmp_path)
+    lines = corpus.train.read_text().splitlines()
+    lines[1] = lines[1].replace("speech/", "speech/missing_")
+    lines[3] = " ".join(lines[3].split()[:2] + ["3.99"] + lines[3].split()[3:])
+    lines[4] = "only three fields"
+    corpus.train.write_text("\n".join(lines) + "\n")
+    result = pulse(*TINY_RUN, *corpus.options(), "--check_only", "--out_dir", str(tmp_path / "o"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "tiny_train_set.txt:5: expected 6 fields" in result.stderr
+    assert not (tmp_path / "o").exists()
+    lines[4] = lines[5]
+    corpus.train.write_text("\n".join(lines) + "\n")
+    result = pulse(*TINY_RUN, *corpus.options(), "--check_only", "--out_dir", str(tmp_path / "o"))
+    assert "tiny_train_set.txt:2:" in result.stderr and "does not exist" in result.stderr
+    assert "tiny_train_set.txt:4:" in result.stderr and "too short" in result.stderr
+    assert not (tmp_path / "o").exists()
