@@ -172,8 +172,7 @@ def standardise(noise: np.ndarray, path: Path) -> np.ndarray:
     return centred / std
 
 
-def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float,
-        origin: str) -> tuple[np.ndarray, np.ndarray, float]:
+def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Scale zero-mean ``speech`` to ``snr_db`` against ``noise``.
 
     Returns (speech, noise, scale): both divided by the same ``scale``, the
@@ -181,7 +180,7 @@ def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float,
     """
     speech_energy = float(np.sum(speech ** 2))
     if speech_energy < 1e-12:
-        raise DataError(f"{origin}: speech is silent, so no SNR can be set")
+        raise DataError("speech is silent, so no SNR can be set")
     gain = math.sqrt(np.sum(noise ** 2) * 10 ** (snr_db / 10) / speech_energy)
     speech = speech * gain
     scale = float(np.std(speech + noise))
@@ -204,7 +203,7 @@ def load_parallel(line: ConfigLine, corpus: Corpus) -> tuple[np.ndarray, np.ndar
     noise = standardise(read_excerpt(noise_path, line.noise_start_s, corpus.wav_len), noise_path)
     speech = fit_length(read_audio(clean_path), corpus.wav_len)
     speech = speech - speech.mean()
-    clean, noise, scale = mix(speech, noise, line.snr_db, line.origin)
+    clean, noise, scale = mix(speech, noise, line.snr_db)
     return clean + noise, clean, scale
 
 
