@@ -158,6 +158,15 @@ def all_sum(values: torch.Tensor) -> torch.Tensor:
     return values
 
 
+def gather(items: list) -> list:
+    """Concatenate every process's list, on every process (the list itself for one process)."""
+    if not dist.is_initialized():
+        return items
+    parts: list[list] = [None] * dist.get_world_size()  # type: ignore[list-item]
+    dist.all_gather_object(parts, items)
+    return [item for part in parts for item in part]
+
+
 def shard(count: int, launch: Launch) -> list[int]:
     """This rank's indices of ``count`` examples: every example on exactly one rank."""
     return list(range(launch.rank, count, launch.world_size))

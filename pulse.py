@@ -28,11 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
+from tqdm import tqdm
 
 import dataset
 import distributed
 from methods import METHODS, Method, build_model, enhance, read_checkpoint
-from metric import si_snr_improvement
+from metric import si_snr
 from spectral import FEATURES, Spectral
 
 log = logging.getLogger("pulse")
@@ -164,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True,
                    help="channels-last memory format for the CNN (faster on CPU and GPU)")
     g.add_argument("--compile", action="store_true", help="compile the CNN with torch.compile")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument("--plot_only", type=Path, metavar="RUN",
+                   help="redraw RUN/training_curves.png from RUN/metrics.csv and stop")
     g.add_argument("--dist", action="store_true",
                    help="distributed data-parallel training under Slurm (srun) or torchrun")
     g.add_argument("--prefix", default="",
@@ -342,7 +346,8 @@ class Trainer:
         self.train_model.train()
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
         first_bad = torch.tensor(-1, device=self.device)
-        for step, (noisy, second) in enumerate(loader):
+        batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
+        for step, (noisy, second) in enumerate(batches):
             noisy = noisy.to(self.device, non_blocking=True)
             second = second.to(self.device, non_blocking=True)
             with self.autocast():
@@ -367,19 +372,30 @@ class Trainer:
                           **self.loader_options)
 
     @torch.no_grad()
-    def evaluate(self, loader: DataLoader) -> float:
-        """Mean SI-SNRi (dB) over every example of the set, each scored on exactly one rank."""
+    def evaluate(self, loader: DataLoader, desc: str,
+                 keep_examples: bool = False) -> tuple[float, list[tuple[int, float, float]]]:
+        """Mean SI-SNRi (dB) over every example of the set, each scored on exactly one rank,
+        and, if asked, (index, input SI-SNR, output SI-SNR) of every example, on every rank."""
         self.model.eval()
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for noisy, clean in loader:
+        kept = []
+        for noisy, clean in progress(loader, desc, self.args.quiet or not self.launch.is_main):
             noisy = noisy.to(self.device, non_blocking=True)
             clean = clean.to(self.device, non_blocking=True)
             with self.autocast():
                 estimate = enhance(self.model, self.method, self.spectral, noisy)
-            total[0] += si_snr_improvement(estimate, noisy, clean).sum()
+            before, after = si_snr(noisy, clean), si_snr(estimate, clean)
+            total[0] += (after - before).sum()
             total[1] += len(noisy)
+            if keep_examples:
+                kept.append(torch.stack([before, after], dim=1).cpu())
         distributed.all_sum(total)
-        return (total[0] / total[1]).item()
+        examples = []
+        if keep_examples:
+            scores = torch.cat(kept).tolist() if kept else []
+            mine = [(index, *pair) for index, pair in zip(loader.dataset.indices, scores)]
+            examples = sorted(distributed.gather(mine))
+        return (total[0] / total[1]).item(), examples
 
     def checkpoint(self, epoch: int, best: dict, history: list[dict]) -> dict:
         return {"model": self.model.state_dict(), "model_config": self.model_config,
@@ -418,6 +434,42 @@ def write_metrics(path: Path, history: list[dict]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
+
+
+def progress(iterable, desc: str, quiet: bool):
+    """A progress bar on an interactive terminal, unless quiet."""
+    return tqdm(iterable, desc=desc, leave=False, disable=quiet or not sys.stderr.isatty())
+
+
+def write_examples(path: Path, lines: list[dataset.ConfigLine],
+                   examples: list[tuple[int, float, float]]) -> None:
+    with atomic(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["line", "clean", "noise", "snr_db", "input_si_snr_db",
+                         "output_si_snr_db", "si_snri_db"])
+        for index, before, after in examples:
+            line = lines[index]
+            writer.writerow([line.origin, line.clean, line.noise, line.snr_db, f"{before:.4f}",
+                             f"{after:.4f}", f"{after - before:.4f}"])
+
+
+def draw_figures(out_dir: Path, trainer: "Trainer", test_set: dataset.ExampleSet,
+                 count: int = 3) -> None:
+    """training_curves.png, and example_K.png for the first test examples."""
+    import plots
+
+    plots.plot_curves(out_dir / "metrics.csv", out_dir / "training_curves.png")
+    spectral, model = trainer.spectral, trainer.model.eval()
+    for k in range(min(count, len(test_set))):
+        noisy, clean = (x[None].to(trainer.device) for x in test_set[k])
+        with torch.no_grad():
+            spec = spectral.stft(noisy)
+            mask = trainer.method.mask(model(spectral.feature_of(spec.abs())).float())
+        panels = {"noisy": spec.abs(), "clean": spectral.stft(clean).abs(),
+                  "enhanced": (mask * spec).abs(), "mask": mask}
+        plots.plot_example({name: value[0].cpu().numpy() for name, value in panels.items()},
+                           f"{test_set.lines[k].origin} ({trainer.args.method})",
+                           out_dir / f"example_{k + 1}.png", spectral.hop / dataset.SAMPLE_RATE)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -482,7 +534,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.time()
         sampler.set_epoch(epoch)
         train_loss = trainer.train_epoch(loader)
-        val = trainer.evaluate(val_loader)
+        val, _ = trainer.evaluate(val_loader, "validation")
         if better(val, best["val_si_snri_db"]):
             best = {"val_si_snri_db": val, "epoch": epoch,
                     "model": {k: v.detach().cpu().clone()
@@ -505,16 +557,23 @@ def run(args: argparse.Namespace) -> int:
     if best["model"] is None:
         raise FloatingPointError("no epoch gave a finite validation SI-SNRi")
     trainer.model.load_state_dict(best["model"])
-    test = trainer.evaluate(trainer.eval_loader(dataset.ExampleSet(lines["test"], corpus)))
+    test_set = dataset.ExampleSet(lines["test"], corpus)
+    test, examples = trainer.evaluate(trainer.eval_loader(test_set), "test", keep_examples=True)
     if launch.is_main:
+        write_examples(out_dir / "test_examples.csv", lines["test"], examples)
+        improvements = np.array([after - before for _, before, after in examples])
         results = {"method": args.method, "val_si_snri_db": best["val_si_snri_db"],
                    "test_si_snri_db": test, "best_epoch": best["epoch"],
-                   "world_size": launch.world_size, "device": str(device),
+                   "test_si_snri_summary_db": {
+                       "mean": float(improvements.mean()), "median": float(np.median(improvements)),
+                       "interval_95": [float(v) for v in np.percentile(improvements, [2.5, 97.5])]},
+                   "world_size": launch.world_size, "device": str(device), "seed": args.seed,
                    "versions": {"python": platform.python_version(), "torch": torch.__version__,
                                 "numpy": np.__version__},
                    "args": _jsonable(vars(args))}
         with atomic(out_dir / "results.json") as tmp:
             tmp.write_text(json.dumps(results, indent=2) + "\n")
+        draw_figures(out_dir, trainer, test_set)
         log.info("best epoch %d; results in %s", best["epoch"], out_dir)
         print(f"validation SI-SNRi: {best['val_si_snri_db']:.4f} dB")
         print(f"test SI-SNRi: {test:.4f} dB", flush=True)
@@ -535,11 +594,26 @@ def enhance_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def plot_main(run_dir: Path) -> int:
+    import plots
+
+    metrics = run_dir / "metrics.csv"
+    try:
+        plots.plot_curves(metrics, run_dir / "training_curves.png")
+    except (OSError, ValueError, KeyError) as err:
+        raise UsageError(f"{metrics}: cannot draw training curves ({err})") from None
+    print(run_dir / "training_curves.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.plot_only:
+            return plot_main(args.plot_only)
         return enhance_main(args) if args.enhance else run(args)
-    except (dataset.DataError, FloatingPointError, UsageError, distributed.LaunchError) as err:
+    except (dataset.DataError, FloatingPointError, UsageError, distributed.LaunchError,
+            OSError) as err:
         message = str(err).strip()
         if "Traceback" in message:  # raised in a data loader worker: keep the worker's message
             message = message.splitlines()[-1].split(": ", 1)[-1]

@@ -78,3 +78,28 @@ def test_missing_audio_points_at_download_and_demo(tiny_corpus, tmp_path):
     assert "tiny_train_set.txt:1:" in result.stderr and "file does not exist" in result.stderr
     assert "download.sh" in result.stderr and "--demo" in result.stderr
     assert not (tmp_path / "o" / "last.pt").exists()
+
+
+def test_outputs_for_users(tiny_corpus, tmp_path):
+    """Per-example CSV, summary, PNG figures, and --plot_only redrawing them."""
+    import csv
+
+    out = tmp_path / "run"
+    assert pulse("--method", "PN", *TINY_RUN, *tiny_corpus.options(), "--out_dir",
+                 str(out)).returncode == 0
+    with (out / "test_examples.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and rows[0]["line"].endswith("tiny_test_set.txt:1")
+    assert set(rows[0]) >= {"input_si_snr_db", "output_si_snr_db", "si_snri_db"}
+    results = json.loads((out / "results.json").read_text())
+    mean = sum(float(r["si_snri_db"]) for r in rows) / 3
+    assert results["test_si_snri_summary_db"]["mean"] == pytest.approx(mean, abs=1e-3)
+    assert results["test_si_snri_db"] == pytest.approx(mean, abs=1e-3)
+    for name in ("training_curves.png", "example_1.png", "example_3.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and 10_000 < len(data) < 2_000_000
+    (out / "training_curves.png").unlink()
+    assert pulse("--plot_only", str(out)).returncode == 0
+    assert (out / "training_curves.png").exists()
+    missing = pulse("--plot_only", str(tmp_path / "nothing"))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
