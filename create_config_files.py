@@ -22,6 +22,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from dataset import atomic
+
 SNR_RANGE_DB = (-5.0, 10.0)
 TEST_NOISE_SHARE = 0.1
 DEMAND_DURATION_S = 300.0
@@ -76,9 +78,8 @@ def write_config_files(name: str, lines: tuple[list[str], list[str], list[str]],
     paths = []
     for split, split_lines in zip(("train", "val", "test"), lines):
         path = out_dir / f"{name}_{split}_set.txt"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("\n".join(split_lines) + "\n")
-        tmp.replace(path)
+        with atomic(path) as tmp:
+            tmp.write_text("\n".join(split_lines) + "\n")
         paths.append(path)
     return paths
 

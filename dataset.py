@@ -6,8 +6,11 @@ happens later, on the device, in batches (see ``spectral.py``).
 from __future__ import annotations
 
 import math
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -18,6 +21,18 @@ from torch.utils.data import Dataset
 SAMPLE_RATE = 16000
 TRAIN_FIELDS = 6
 EVAL_FIELDS = 4
+
+
+@contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``, renamed onto it only when the block succeeds:
+    a crash mid-write never leaves a half-written file. The suffix is kept (audio formats)."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class DataError(Exception):

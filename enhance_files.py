@@ -7,6 +7,7 @@ bounded memory and gives the same samples as whole-file processing.
 """
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 import dataset
+import quality
 from methods import METHODS, Method, build_model, enhance, read_checkpoint
 from spectral import Spectral
 
@@ -80,15 +82,18 @@ def find_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
 
 
 def enhance_files(inputs: list[str], checkpoint: Path, output_dir: Path, device: torch.device,
-                  overwrite: bool = False) -> list[Path]:
-    """Enhance every input; refuses to overwrite existing outputs unless asked."""
+                  overwrite: bool = False, dnsmos: bool = False) -> list[Path]:
+    """Enhance every input; refuses to overwrite existing outputs unless asked.
+
+    With ``dnsmos``, also writes ``dnsmos.csv``: DNSMOS of every input and output.
+    """
     model, method, spectral = load_checkpoint(checkpoint, device)
     jobs = find_inputs(inputs)
     existing = [str(output_dir / rel) for _, rel in jobs if (output_dir / rel).exists()]
     if existing and not overwrite:
         raise dataset.DataError(f"{len(existing)} outputs exist already, e.g. {existing[0]}; "
                                 "pass --overwrite to replace them")
-    written = []
+    written, scores = [], []
     for source, rel in jobs:
         wave = dataset.read_audio(source)
         scale = float(wave.std()) or 1.0
@@ -100,12 +105,17 @@ def enhance_files(inputs: list[str], checkpoint: Path, output_dir: Path, device:
             enhanced *= 0.99 / peak
         target = output_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.stem + ".tmp" + target.suffix)
-        try:
+        with dataset.atomic(target) as tmp:
             sf.write(tmp, enhanced, dataset.SAMPLE_RATE)
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
         log.info("%s -> %s (%.1f s, 16 kHz mono)", source, target, len(wave) / dataset.SAMPLE_RATE)
         written.append(target)
+        if dnsmos:
+            scores.append({"input": str(source), "output": str(target),
+                           **{f"{k}_noisy": v for k, v in quality.dnsmos(wave).items()},
+                           **{f"{k}_enhanced": v for k, v in quality.dnsmos(enhanced).items()}})
+    if scores:
+        with dataset.atomic(output_dir / "dnsmos.csv") as tmp, tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(scores[0]))
+            writer.writeheader()
+            writer.writerows(scores)
     return written

@@ -67,12 +67,16 @@ class Method:
     step: Callable[[nn.Module, Spectral, torch.Tensor, torch.Tensor, Namespace], StepResult]
     mask: Callable[[torch.Tensor], torch.Tensor]
     """(B, C, F, N) logits -> (B, F, N) mask in [0, 1]."""
+    clips_per_line: int = 1
+    """Clips the network sees per training line (PU: the noisy clip and the noise clip)."""
+    loss_name: str = "loss"
 
 
 METHODS: dict[str, Method] = {
     "PU": Method(1, 1, "batchnorm",
                  lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
-                 _pu_step, lambda logits: (logits[:, 0] < 0).to(logits.dtype)),
+                 _pu_step, lambda logits: (logits[:, 0] < 0).to(logits.dtype),
+                 clips_per_line=2, loss_name="risk"),
     "PN": Method(1, 3, "batchnorm", lambda args: "clean",
                  _pn_step, lambda logits: torch.sigmoid(logits[:, 0])),
     "MixIT": Method(3, 3, "dropout", lambda args: "noise",

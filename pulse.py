@@ -20,9 +20,7 @@ import platform
 import random
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -31,7 +29,9 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 import dataset
+from dataset import atomic
 import distributed
+import quality
 from methods import METHODS, Method, build_model, enhance, read_checkpoint
 from metric import si_snr
 from spectral import FEATURES, Spectral
@@ -42,9 +42,8 @@ log = logging.getLogger("pulse")
 class UsageError(Exception):
     """A request that cannot be met, worded for the user."""
 
-DEMO_SETTINGS = dict(epochs=12, batch_size=8, wav_len=32000, frame_len=512)
+DEMO_SETTINGS = dict(epochs=12, batch_size=8, wav_len=32000, frame_len=512, lr_per_GPU=1e-3)
 """Demo-sized settings that ``--demo`` uses for options left at their defaults."""
-DEMO_LR = {"PU": 1e-3, "PN": 1e-3, "MixIT": 1e-3}
 MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
               "feature")
 """Arguments that define a trained model; stored in every checkpoint."""
@@ -139,8 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "paths in the config files")
     g.add_argument("--demo", action="store_true",
                    help="generate (once) and use the built-in demo corpus in ./demo_data with "
-                        f"demo-sized settings {DEMO_SETTINGS} and a method-specific learning "
-                        f"rate {DEMO_LR} for options left at their defaults")
+                        f"demo-sized settings {DEMO_SETTINGS} for options left at their defaults")
     g.add_argument("--check_only", action="store_true",
                    help="check the config files and every audio file they name, then stop")
     g = p.add_argument_group("enhancing your own files")
@@ -166,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="channels-last memory format for the CNN (faster on CPU and GPU)")
     g.add_argument("--compile", action="store_true", help="compile the CNN with torch.compile")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument("--metrics", nargs="+", choices=quality.METRICS, default=[],
+                   help="also score the test set (per example and mean) with these; with "
+                        "--enhance only dnsmos, which needs no clean reference. Needs "
+                        "`pip install -r requirements-metrics.txt`")
     g.add_argument("--plot_only", type=Path, metavar="RUN",
                    help="redraw RUN/training_curves.png from RUN/metrics.csv and stop")
     g.add_argument("--dist", action="store_true",
@@ -180,7 +182,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.demo:
-        parser.set_defaults(**DEMO_SETTINGS, lr_per_GPU=DEMO_LR[args.method],
+        parser.set_defaults(**DEMO_SETTINGS,
                             train_fname="demo_data/demo_train_set.txt",
                             val_fname="demo_data/demo_val_set.txt",
                             test_fname="demo_data/demo_test_set.txt",
@@ -199,6 +201,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.regulariser = METHODS[args.method].regulariser
     if args.enhance and (args.checkpoint is None or args.output_dir is None):
         parser.error("--enhance needs --checkpoint (a trained model) and --output_dir")
+    if args.enhance and set(args.metrics) - {"dnsmos"}:
+        parser.error("--enhance can only add --metrics dnsmos: the others need clean speech")
     if args.resume and args.out_dir is None:
         parser.error("--resume needs --out_dir, the run to continue")
     return args
@@ -256,18 +260,6 @@ def setup_logging(is_main: bool, log_file: Path | None = None) -> None:
         handler.setFormatter(LOG_FORMAT)
     logging.basicConfig(level=logging.INFO if is_main else logging.WARNING, handlers=handlers,
                         force=True)
-
-
-@contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``, renamed onto it only when the block succeeds:
-    a crash mid-write never leaves a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_lines(args: argparse.Namespace) -> dict[str, list[dataset.ConfigLine]]:
@@ -336,12 +328,12 @@ class Trainer:
     def train_loader(self, data: dataset.ExampleSet) -> tuple[DataLoader, DistributedSampler]:
         sampler = DistributedSampler(data, self.launch.world_size, self.launch.rank,
                                      shuffle=True, seed=self.args.seed)
-        per_batch = self.args.batch_size // 2 if self.args.method == "PU" else self.args.batch_size
-        loader = DataLoader(data, batch_size=max(1, per_batch), sampler=sampler,
+        lines = max(1, self.args.batch_size // self.method.clips_per_line)
+        loader = DataLoader(data, batch_size=lines, sampler=sampler,
                             worker_init_fn=_seed_worker, **self.loader_options)
         return loader, sampler
 
-    def train_epoch(self, loader: DataLoader) -> float:
+    def train_epoch(self, loader: DataLoader, epoch: int) -> float:
         """One pass over this rank's share; returns the mean reported loss over all ranks."""
         self.train_model.train()
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
@@ -361,8 +353,10 @@ class Trainer:
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(reported), step, first_bad)
         distributed.all_sum(total)
         if first_bad.item() >= 0 or not torch.isfinite(total[0]):
-            raise FloatingPointError(f"the training loss became NaN or infinite at step "
-                                     f"{first_bad.item()} of this epoch")
+            raise FloatingPointError(
+                f"the training loss became NaN or infinite at step {first_bad.item()} of epoch "
+                f"{epoch}; stopped, the checkpoints of earlier epochs are kept (try a lower "
+                "--lr_per_GPU)")
         return (total[0] / total[1].clamp_min(1)).item()
 
     def eval_loader(self, data: dataset.ExampleSet) -> DataLoader:
@@ -373,12 +367,13 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, loader: DataLoader, desc: str,
-                 keep_examples: bool = False) -> tuple[float, list[tuple[int, float, float]]]:
+                 keep_examples: bool = False) -> tuple[float, list[dict]]:
         """Mean SI-SNRi (dB) over every example of the set, each scored on exactly one rank,
-        and, if asked, (index, input SI-SNR, output SI-SNR) of every example, on every rank."""
+        and, if asked, every example's scores (SI-SNR in and out, --metrics), on every rank."""
         self.model.eval()
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
-        kept = []
+        examples = []
+        indices = iter(loader.dataset.indices)
         for noisy, clean in progress(loader, desc, self.args.quiet or not self.launch.is_main):
             noisy = noisy.to(self.device, non_blocking=True)
             clean = clean.to(self.device, non_blocking=True)
@@ -388,13 +383,15 @@ class Trainer:
             total[0] += (after - before).sum()
             total[1] += len(noisy)
             if keep_examples:
-                kept.append(torch.stack([before, after], dim=1).cpu())
+                for i, (b, a) in enumerate(zip(before.tolist(), after.tolist())):
+                    row = {"index": next(indices), "input_si_snr_db": b, "output_si_snr_db": a}
+                    if self.args.metrics:
+                        row.update(quality.score(self.args.metrics, *(
+                            x[i].double().cpu().numpy() for x in (estimate, noisy, clean))))
+                    examples.append(row)
         distributed.all_sum(total)
-        examples = []
         if keep_examples:
-            scores = torch.cat(kept).tolist() if kept else []
-            mine = [(index, *pair) for index, pair in zip(loader.dataset.indices, scores)]
-            examples = sorted(distributed.gather(mine))
+            examples = sorted(distributed.gather(examples), key=lambda row: row["index"])
         return (total[0] / total[1]).item(), examples
 
     def checkpoint(self, epoch: int, best: dict, history: list[dict]) -> dict:
@@ -441,16 +438,33 @@ def progress(iterable, desc: str, quiet: bool):
     return tqdm(iterable, desc=desc, leave=False, disable=quiet or not sys.stderr.isatty())
 
 
-def write_examples(path: Path, lines: list[dataset.ConfigLine],
-                   examples: list[tuple[int, float, float]]) -> None:
+def write_examples(path: Path, lines: list[dataset.ConfigLine], examples: list[dict]) -> None:
+    """test_examples.csv: one row per test line with its scores."""
+    extra = [key for key in examples[0] if key not in ("index", "input_si_snr_db",
+                                                        "output_si_snr_db")]
     with atomic(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["line", "clean", "noise", "snr_db", "input_si_snr_db",
-                         "output_si_snr_db", "si_snri_db"])
-        for index, before, after in examples:
-            line = lines[index]
+                         "output_si_snr_db", "si_snri_db", *extra])
+        for row in examples:
+            line = lines[row["index"]]
+            before, after = row["input_si_snr_db"], row["output_si_snr_db"]
             writer.writerow([line.origin, line.clean, line.noise, line.snr_db, f"{before:.4f}",
-                             f"{after:.4f}", f"{after - before:.4f}"])
+                             f"{after:.4f}", f"{after - before:.4f}",
+                             *(f"{row[key]:.4f}" for key in extra)])
+
+
+def summarise_examples(examples: list[dict]) -> dict:
+    """Mean, median and central 95 % interval of the test SI-SNRi; means of --metrics."""
+    improvements = np.array([r["output_si_snr_db"] - r["input_si_snr_db"] for r in examples])
+    summary = {"si_snri_db": {"mean": float(improvements.mean()),
+                              "median": float(np.median(improvements)),
+                              "interval_95": [float(v) for v in
+                                              np.percentile(improvements, [2.5, 97.5])]}}
+    for key in examples[0]:
+        if key not in ("index", "input_si_snr_db", "output_si_snr_db"):
+            summary[key] = float(np.nanmean([r[key] for r in examples]))
+    return summary
 
 
 def draw_figures(out_dir: Path, trainer: "Trainer", test_set: dataset.ExampleSet,
@@ -488,6 +502,7 @@ def run(args: argparse.Namespace) -> int:
         ensure_demo_corpus(Path("demo_data"), wav_len=args.wav_len)
     distributed.barrier()
 
+    quality.require(args.metrics)
     corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
     lines = load_lines(args)
     preflight(lines, corpus)
@@ -533,7 +548,7 @@ def run(args: argparse.Namespace) -> int:
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
         sampler.set_epoch(epoch)
-        train_loss = trainer.train_epoch(loader)
+        train_loss = trainer.train_epoch(loader, epoch)
         val, _ = trainer.evaluate(val_loader, "validation")
         if better(val, best["val_si_snri_db"]):
             best = {"val_si_snri_db": val, "epoch": epoch,
@@ -543,7 +558,7 @@ def run(args: argparse.Namespace) -> int:
         history.append({"epoch": epoch, "train_loss": train_loss, "val_si_snri_db": val,
                         "seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"]})
         log.info("epoch %d/%d: train %s %.4f, validation SI-SNRi %.3f dB (best %.3f dB, epoch "
-                 "%d), %.1f s", epoch, args.epochs, "risk" if args.method == "PU" else "loss",
+                 "%d), %.1f s", epoch, args.epochs, method.loss_name,
                  train_loss, val, best["val_si_snri_db"] or float("nan"), best["epoch"], seconds)
         if launch.is_main:
             state = trainer.checkpoint(epoch, best, history)
@@ -561,12 +576,9 @@ def run(args: argparse.Namespace) -> int:
     test, examples = trainer.evaluate(trainer.eval_loader(test_set), "test", keep_examples=True)
     if launch.is_main:
         write_examples(out_dir / "test_examples.csv", lines["test"], examples)
-        improvements = np.array([after - before for _, before, after in examples])
         results = {"method": args.method, "val_si_snri_db": best["val_si_snri_db"],
                    "test_si_snri_db": test, "best_epoch": best["epoch"],
-                   "test_si_snri_summary_db": {
-                       "mean": float(improvements.mean()), "median": float(np.median(improvements)),
-                       "interval_95": [float(v) for v in np.percentile(improvements, [2.5, 97.5])]},
+                   "test_summary": summarise_examples(examples),
                    "world_size": launch.world_size, "device": str(device), "seed": args.seed,
                    "versions": {"python": platform.python_version(), "torch": torch.__version__,
                                 "numpy": np.__version__},
@@ -589,7 +601,9 @@ def enhance_main(args: argparse.Namespace) -> int:
     device = pick_device(args.device, distributed.Launch())
     if device.type == "cpu":
         keep_freed_memory()
-    written = enhance_files(args.enhance, args.checkpoint, args.output_dir, device, args.overwrite)
+    quality.require(args.metrics)
+    written = enhance_files(args.enhance, args.checkpoint, args.output_dir, device, args.overwrite,
+                            dnsmos="dnsmos" in args.metrics)
     log.info("%d files enhanced into %s", len(written), args.output_dir)
     return 0
 

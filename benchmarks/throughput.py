@@ -17,6 +17,7 @@ import argparse
 import resource
 import sys
 import tempfile
+import threading
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -29,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dataset  # noqa: E402
+from enhance_files import enhance_long  # noqa: E402
 import loss  # noqa: E402
 from methods import METHODS, enhance  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
@@ -73,14 +75,42 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(device: torch.device, run) -> float:
+def timed(device: torch.device, run) -> tuple[float, float | None]:
+    """(seconds, GPU busy fraction sampled by NVML every 50 ms, or None without NVML/GPU)."""
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.05):
+            samples.append(torch.cuda.utilization(device))
+
+    sampler = None
     if device.type == "cuda":
         torch.cuda.synchronize()
+        try:
+            torch.cuda.utilization(device)
+            sampler = threading.Thread(target=sample, daemon=True)
+        except Exception:  # NVML missing: pip install nvidia-ml-py
+            sampler = None
+    if sampler:
+        sampler.start()
     start = time.perf_counter()
     run()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    stop.set()
+    if sampler:
+        sampler.join()
+    busy = sum(samples) / len(samples) / 100 if samples else None
+    return seconds, busy
+
+
+def figures_of(examples: int, steps: int, seconds: float, busy: float | None) -> dict:
+    figures = {"examples/s": examples / seconds, "ms/step": 1000 * seconds / steps}
+    if busy is not None:
+        figures["GPU busy %"] = 100 * busy
+    return figures
 
 
 def main() -> None:
@@ -93,6 +123,7 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=2)
     p.add_argument("--steps", type=int, default=8, help="timed training steps per pipeline")
     p.add_argument("--num_workers", type=int, default=1)
+    p.add_argument("--enhance_s", type=float, default=60.0, help="length of the file to enhance")
     args = p.parse_args()
     device = torch.device(args.device)
     spectral = Spectral(args.frame_len)
@@ -139,8 +170,8 @@ def main() -> None:
         step()  # warm-up: workers start, kernels load
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        seconds = timed(device, lambda: [step() for _ in range(args.steps)])
-        return {"examples/s": args.steps * 2 * pairs / seconds, "ms/step": 1000 * seconds / args.steps}
+        seconds, busy = timed(device, lambda: [step() for _ in range(args.steps)])
+        return figures_of(args.steps * 2 * pairs, args.steps, seconds, busy)
 
     def evaluate(fast: bool, bf16: bool) -> dict:
         net = model(fast).eval()
@@ -157,8 +188,7 @@ def main() -> None:
                     si_snr_improvement(estimate, noisy, clean).sum().item()
 
         run()  # warm-up: workers start
-        seconds = timed(device, run)
-        return {"examples/s": count / seconds, "ms/step": 1000 * seconds / count}
+        return figures_of(count, len(batches), *timed(device, run))
 
     pipelines = [("naive", False, False), ("fast", True, False), ("fast bf16", True, True)]
     rows = []
@@ -178,6 +208,19 @@ def main() -> None:
         for kind in ("fast", "fast bf16"):
             fast = next(f for n, k, f in rows if n == name and k == kind)
             print(f"{name}: {kind} / naive = {fast['examples/s'] / naive['examples/s']:.2f}x")
+    enhance_speed(device, args)
+
+
+def enhance_speed(device: torch.device, args: argparse.Namespace) -> None:
+    """Real-time factor of enhancing one long file as ``pulse.py --enhance`` does."""
+    net = build_cnn(args.blocks, 0, 8, 0.2, 1, 1, "batchnorm").to(device).eval()
+    net = net.to(memory_format=torch.channels_last)
+    wave = torch.randn(int(args.enhance_s * 16000), device=device)
+    spectral = Spectral(args.frame_len)
+    enhance_long(net, METHODS["PU"], spectral, wave)
+    seconds, _ = timed(device, lambda: enhance_long(net, METHODS["PU"], spectral, wave))
+    print(f"enhance a {args.enhance_s:g} s file: {seconds:.2f} s, {args.enhance_s / seconds:.0f}x "
+          f"real time, peak RSS MB {peak_rss_mb():.0f}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def _check_run(result, out_dir, corpus):
     results = json.loads((out_dir / "results.json").read_text())
     assert results["world_size"] == 2
     assert results["val_si_snri_db"] == pytest.approx(_single_process_val(out_dir, corpus), abs=1e-4)
-    assert not list(out_dir.glob("*.tmp"))
+    assert not list(out_dir.glob(".*.tmp*"))
 
 
 def test_torchrun_two_cpu_processes(tiny_corpus, tmp_path):

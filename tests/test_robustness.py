@@ -48,7 +48,7 @@ def test_kill_and_resume_loses_at_most_one_epoch(tiny_corpus, tmp_path):
     assert f"after epoch {done}" in resumed.stderr
     epochs = [int(r["epoch"]) for r in _metrics(out)]
     assert epochs == list(range(1, 9))
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob(".*.tmp*"))
 
 
 def test_resume_with_another_model_is_refused(tiny_corpus, tmp_path):
