@@ -549,6 +549,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.time()
         sampler.set_epoch(epoch)
         train_loss = trainer.train_epoch(loader, epoch)
+        train_seconds = time.time() - started
         val, _ = trainer.evaluate(val_loader, "validation")
         if better(val, best["val_si_snri_db"]):
             best = {"val_si_snri_db": val, "epoch": epoch,
@@ -556,7 +557,9 @@ def run(args: argparse.Namespace) -> int:
                               for k, v in trainer.model.state_dict().items()}}
         seconds = time.time() - started
         history.append({"epoch": epoch, "train_loss": train_loss, "val_si_snri_db": val,
-                        "seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"]})
+                        "seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"],
+                        "train_clips_per_s": round(len(train_set) * method.clips_per_line
+                                                   / train_seconds, 2)})
         log.info("epoch %d/%d: train %s %.4f, validation SI-SNRi %.3f dB (best %.3f dB, epoch "
                  "%d), %.1f s", epoch, args.epochs, method.loss_name,
                  train_loss, val, best["val_si_snri_db"] or float("nan"), best["epoch"], seconds)
