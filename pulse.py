@@ -214,7 +214,9 @@ def pick_device(choice: str, launch: distributed.Launch) -> torch.device:
     if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
             raise UsageError("--device cuda was asked for but no CUDA device is available")
-        return torch.device("cuda", launch.local_rank % torch.cuda.device_count())
+        device = torch.device("cuda", launch.local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+        return device
     return torch.device("cpu")
 
 
