@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from_dirs", action="store_true",
                         help="glob voicebank/, TIMIT/ and DEMAND/ in the working directory "
                              "instead of reading listings")
-    parser.add_argument("--name", help="name of your own corpus: writes NAME_{train,val,test}_set.txt")
+    parser.add_argument("--name",
+                        help="name of your own corpus: writes NAME_{train,val,test}_set.txt")
     parser.add_argument("--trainval", help="glob of your training and validation speech files")
     parser.add_argument("--test", help="glob of your test speech files")
     parser.add_argument("--noise", help="glob of your noise files")

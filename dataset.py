@@ -187,7 +187,8 @@ def standardise(noise: np.ndarray, path: Path) -> np.ndarray:
     return centred / std
 
 
-def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.ndarray, float]:
+def mix(speech: np.ndarray, noise: np.ndarray,
+        snr_db: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Scale zero-mean ``speech`` to ``snr_db`` against ``noise``.
 
     Returns (speech, noise, scale): both divided by the same ``scale``, the

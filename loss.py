@@ -16,7 +16,8 @@ def sigmoid_loss(z: torch.Tensor) -> torch.Tensor:
 
 
 def pu_risks(logits: torch.Tensor, labels: torch.Tensor, magnitude: torch.Tensor,
-             prior: float, p: float = 1.0, normalise: str = "weight") -> tuple[torch.Tensor, torch.Tensor]:
+             prior: float, p: float = 1.0,
+             normalise: str = "weight") -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted PU risks (R+, R-) of one batch, scalars.
 
     R+ = prior * mean_w_P l(y),  R- = mean_w_U l(-y) - prior * mean_w_P l(-y), with

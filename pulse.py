@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="replace existing enhanced files")
     g = p.add_argument_group("hardware and output")
     g.add_argument("--out_dir", type=Path, default=None,
-                   help="folder for checkpoints, logs and results (default: a new runs/METHOD-TIME)")
+                   help="folder for checkpoints, logs and results "
+                        "(default: a new runs/METHOD-TIME)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: CUDA when available, else CPU")
     g.add_argument("--num_workers", type=non_negative_int, default=None,
@@ -535,7 +536,8 @@ def run(args: argparse.Namespace) -> int:
         state = read_checkpoint(last_path)
         if state["model_config"] != trainer.model_config:
             raise UsageError(f"{last_path} holds a model {state['model_config']}, which differs "
-                             f"from the one asked for {trainer.model_config}; use another --out_dir")
+                             f"from the one asked for {trainer.model_config}; "
+                             "use another --out_dir")
         trainer.model.load_state_dict(state["model"])
         trainer.optimizer.load_state_dict(state["optimizer"])
         start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
@@ -543,6 +545,11 @@ def run(args: argparse.Namespace) -> int:
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
         log.info("resuming %s after epoch %d", out_dir, state["epoch"])
+    resumed = distributed.all_sum(torch.tensor([start_epoch, 1.0], dtype=torch.float64,
+                                               device=device))
+    if resumed[0].item() != start_epoch * resumed[1].item():
+        raise UsageError(f"the processes disagree on where to resume: {last_path} must be "
+                         "visible to every process (a shared file system)")
     log.info("%s on %s, %d process(es), lr %.3g, %d parameters, output in %s", args.method,
              device, launch.world_size, args.lr_per_GPU * launch.world_size,
              sum(p.numel() for p in trainer.model.parameters()), out_dir)
@@ -637,6 +644,13 @@ def main(argv: list[str] | None = None) -> int:
         if "Traceback" in message:  # raised in a data loader worker: keep the worker's message
             message = message.splitlines()[-1].split(": ", 1)[-1]
         print(f"pulse.py: error: {message}", file=sys.stderr)
+        return 1
+    except RuntimeError as err:
+        if not torch.distributed.is_initialized():
+            raise
+        first_line = str(err).strip().splitlines()[0]
+        print(f"pulse.py: error: rank {torch.distributed.get_rank()} stops because another "
+              f"process of the job failed (see its messages): {first_line}", file=sys.stderr)
         return 1
 
 

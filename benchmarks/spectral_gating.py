@@ -22,7 +22,8 @@ from metric import si_snr_improvement  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--test_fname", default="demo_data/demo_test_set.txt")
     p.add_argument("--clean_path", default="demo_data/demo_speech")
     p.add_argument("--noise_path", default="demo_data/demo_noise")

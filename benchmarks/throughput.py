@@ -114,7 +114,8 @@ def figures_of(examples: int, steps: int, seconds: float, busy: float | None) ->
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--lines", type=int, default=64, help="generated training lines")
     p.add_argument("--wav_len", type=int, default=50000)

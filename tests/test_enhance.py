@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import ROOT, pink_noise, real_speech
+from conftest import pink_noise, real_speech
 from enhance_files import enhance_long
 from methods import METHODS, build_model, enhance
 from spectral import Spectral

@@ -7,13 +7,14 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
-from conftest import ROOT, TINY_RUN
+from conftest import ROOT, TINY_RUN, make_tiny_corpus
 
 import dataset
-import distributed
 from methods import METHODS, build_model, enhance
 from metric import si_snr_improvement
 from spectral import Spectral
@@ -62,8 +63,8 @@ def test_torchrun_two_cpu_processes(tiny_corpus, tmp_path):
     assert "2 process(es)" in result.stderr
 
 
-def test_slurm_variables_on_localhost(tiny_corpus, tmp_path):
-    out = tmp_path / "run"
+def _slurm_job(corpus, out) -> tuple[list[int], list[tuple[str, str]]]:
+    """Two processes started as srun would, with hand-set SLURM_* variables on localhost."""
     port = str(_free_port())
     procs = []
     for rank in range(2):
@@ -73,9 +74,26 @@ def test_slurm_variables_on_localhost(tiny_corpus, tmp_path):
                "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": "77", "MASTER_PORT": port}
         procs.append(subprocess.Popen(
             [sys.executable, str(ROOT / "pulse.py"), "--dist", "--prefix", "node", "--device",
-             "cpu", *TINY_RUN, *tiny_corpus.options(), "--out_dir", str(out)],
+             "cpu", *TINY_RUN, *corpus.options(), "--out_dir", str(out)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs[1][1][-3000:]
+    return [p.returncode for p in procs], outputs
+
+
+def test_slurm_variables_on_localhost(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    codes, outputs = _slurm_job(tiny_corpus, out)
+    assert codes == [0, 0], outputs[1][1][-3000:]
     result = subprocess.CompletedProcess([], 0, outputs[0][0] + outputs[1][0], outputs[0][1])
     _check_run(result, out, tiny_corpus)
+
+
+def test_a_failing_rank_ends_the_job_without_hanging(tmp_path):
+    corpus = make_tiny_corpus(tmp_path / "data")
+    wave, rate = sf.read(corpus.noise_path / "hum.wav")
+    wave[7200:7400] = np.nan  # inside the excerpts of training lines 2 and 3
+    sf.write(corpus.noise_path / "hum.wav", wave, rate, subtype="FLOAT")
+    codes, outputs = _slurm_job(corpus, tmp_path / "run")
+    assert codes[0] != 0 and codes[1] != 0
+    errors = outputs[0][1] + outputs[1][1]
+    assert "audio contains NaN" in errors and "Traceback" not in errors
