@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 from torch import nn
+from tqdm import tqdm
 
 import dataset
 import quality
@@ -82,7 +84,7 @@ def find_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
 
 
 def enhance_files(inputs: list[str], checkpoint: Path, output_dir: Path, device: torch.device,
-                  overwrite: bool = False, dnsmos: bool = False) -> list[Path]:
+                  overwrite: bool = False, dnsmos: bool = False, quiet: bool = False) -> list[Path]:
     """Enhance every input; refuses to overwrite existing outputs unless asked.
 
     With ``dnsmos``, also writes ``dnsmos.csv``: DNSMOS of every input and output.
@@ -94,7 +96,7 @@ def enhance_files(inputs: list[str], checkpoint: Path, output_dir: Path, device:
         raise dataset.DataError(f"{len(existing)} outputs exist already, e.g. {existing[0]}; "
                                 "pass --overwrite to replace them")
     written, scores = [], []
-    for source, rel in jobs:
+    for source, rel in tqdm(jobs, desc="enhancing", disable=quiet or not sys.stderr.isatty()):
         wave = dataset.read_audio(source)
         scale = float(wave.std()) or 1.0
         noisy = torch.from_numpy(wave / scale).float().to(device)

@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--compile", action="store_true", help="compile the CNN with torch.compile")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.add_argument("--metrics", nargs="+", choices=quality.METRICS, default=[],
-                   help="also score the test set (per example and mean) with these; with "
+                   help="also score the test set and, with the best model, the validation set "
+                        "(per example and mean) with these; with "
                         "--enhance only dnsmos, which needs no clean reference. Needs "
                         "`pip install -r requirements-metrics.txt`")
     g.add_argument("--plot_only", type=Path, metavar="RUN",
@@ -586,11 +587,16 @@ def run(args: argparse.Namespace) -> int:
     trainer.model.load_state_dict(best["model"])
     test_set = dataset.ExampleSet(lines["test"], corpus)
     test, examples = trainer.evaluate(trainer.eval_loader(test_set), "test", keep_examples=True)
+    summaries = {"test_summary": summarise_examples(examples)}
+    if args.metrics:  # the best model's validation set, scored like the test set
+        _, val_examples = trainer.evaluate(val_loader, "validation metrics", keep_examples=True)
+        summaries["val_summary"] = summarise_examples(val_examples)
     if launch.is_main:
         write_examples(out_dir / "test_examples.csv", lines["test"], examples)
+        if args.metrics:
+            write_examples(out_dir / "val_examples.csv", lines["val"], val_examples)
         results = {"method": args.method, "val_si_snri_db": best["val_si_snri_db"],
-                   "test_si_snri_db": test, "best_epoch": best["epoch"],
-                   "test_summary": summarise_examples(examples),
+                   "test_si_snri_db": test, "best_epoch": best["epoch"], **summaries,
                    "world_size": launch.world_size, "device": str(device), "seed": args.seed,
                    "versions": {"python": platform.python_version(), "torch": torch.__version__,
                                 "numpy": np.__version__},
@@ -615,7 +621,7 @@ def enhance_main(args: argparse.Namespace) -> int:
         keep_freed_memory()
     quality.require(args.metrics)
     written = enhance_files(args.enhance, args.checkpoint, args.output_dir, device, args.overwrite,
-                            dnsmos="dnsmos" in args.metrics)
+                            dnsmos="dnsmos" in args.metrics, quiet=args.quiet)
     log.info("%d files enhanced into %s", len(written), args.output_dir)
     return 0
 

@@ -50,8 +50,9 @@ class TinyCorpus:
                 "--noise_path", str(self.noise_path)]
 
 
-def make_tiny_corpus(root: Path, n_train: int = 6, n_eval: int = 3) -> TinyCorpus:
-    """Speech cut from the real clips, two 4 s noise files, 0.25 s clips (wav_len 4000)."""
+def make_tiny_corpus(root: Path, n_train: int = 6, n_eval: int = 3, noise_s: float = 4.0,
+                     test_start_s: float = 3.0, speech_len: int = 5000) -> TinyCorpus:
+    """Speech cut from the real clips, two noise files, for 0.25 s clips (wav_len 4000)."""
     rng = np.random.default_rng(0)
     speech_dir, noise_dir = root / "speech", root / "noise"
     speech_dir.mkdir(parents=True)
@@ -60,10 +61,10 @@ def make_tiny_corpus(root: Path, n_train: int = 6, n_eval: int = 3) -> TinyCorpu
     for i in range(n_train + 2 * n_eval):
         wave = real_speech(SPEECH_FILES[i % 2])
         start = 4000 + 1500 * i
-        sf.write(speech_dir / f"u{i:02d}.wav", wave[start:start + 5000], 16000)
+        sf.write(speech_dir / f"u{i:02d}.wav", wave[start:start + speech_len], 16000)
         names.append(f"speech/u{i:02d}.wav")
-    sf.write(noise_dir / "pink.wav", pink_noise(rng, 64000), 16000)
-    sf.write(noise_dir / "hum.wav", hum(rng, 64000), 16000)
+    sf.write(noise_dir / "pink.wav", pink_noise(rng, int(noise_s * 16000)), 16000)
+    sf.write(noise_dir / "hum.wav", hum(rng, int(noise_s * 16000)), 16000)
     noises = ["noise/pink.wav", "noise/hum.wav"]
 
     def lines(speech: list[str], extra: bool, start_low: float) -> str:
@@ -78,7 +79,7 @@ def make_tiny_corpus(root: Path, n_train: int = 6, n_eval: int = 3) -> TinyCorpu
     paths = {}
     for split, speech, extra, low in (("train", names[:n_train], True, 0.0),
                                       ("val", names[n_train:n_train + n_eval], False, 0.1),
-                                      ("test", names[n_train + n_eval:], False, 3.0)):
+                                      ("test", names[n_train + n_eval:], False, test_start_s)):
         paths[split] = root / f"tiny_{split}_set.txt"
         paths[split].write_text(lines(speech, extra, low))
     return TinyCorpus(root, paths["train"], paths["val"], paths["test"], speech_dir, noise_dir)

@@ -36,3 +36,24 @@ def test_missing_extra_is_named(monkeypatch):
     monkeypatch.setitem(quality._PACKAGES, "pesq", "no_such_package_pesq")
     with pytest.raises(dataset.DataError, match="requirements-metrics.txt"):
         quality.require(["pesq"])
+
+
+def test_metrics_in_a_run(tmp_path):
+    import csv
+    import json
+
+    from conftest import TINY_RUN, make_tiny_corpus
+    from test_pulse import pulse
+
+    corpus = make_tiny_corpus(tmp_path / "data", noise_s=10.0, test_start_s=5.0, speech_len=16000)
+    out = tmp_path / "run"
+    result = pulse("--method", "PN", *TINY_RUN, *corpus.options(), "--wav_len", "16000",
+                   "--metrics", "pesq", "stoi", "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    for name in ("test_examples.csv", "val_examples.csv"):
+        with (out / name).open() as f:
+            row = next(csv.DictReader(f))
+        assert {"pesq_noisy", "pesq_enhanced", "stoi_noisy", "stoi_enhanced"} <= set(row)
+    results = json.loads((out / "results.json").read_text())
+    assert 0 < results["test_summary"]["stoi_noisy"] <= 1
+    assert 1 <= results["val_summary"]["pesq_enhanced"] <= 4.7
