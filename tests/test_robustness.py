@@ -90,3 +90,27 @@ def test_check_only_reports_all_problems_at_once(tmp_path):
     assert "tiny_train_set.txt:2:" in result.stderr and "does not exist" in result.stderr
     assert "tiny_train_set.txt:4:" in result.stderr and "too short" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_epoch(tiny_corpus, tmp_path, capsys,
+                                                                monkeypatch):
+    import loss
+    import pulse as entry
+    import torch
+
+    real = loss.pu_risks
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):  # finite for the 3 steps of epoch 1, NaN from then on
+        calls["n"] += 1
+        r_plus, r_minus = real(*args, **kwargs)
+        return (r_plus, r_minus) if calls["n"] <= 3 else (r_plus * float("nan"), r_minus)
+
+    monkeypatch.setattr(loss, "pu_risks", poisoned)
+    out = tmp_path / "run"
+    assert entry.main([*TINY_RUN, *tiny_corpus.options(), "--epochs", "3",
+                       "--out_dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "NaN or infinite at step 0 of epoch 2" in err and "Traceback" not in err
+    assert torch.load(out / "last.pt", weights_only=False)["epoch"] == 1
+    assert len(_metrics(out)) == 1
