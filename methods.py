@@ -27,7 +27,8 @@ def _pu_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: t
     """Noisy clips are unlabelled (0), noise clips positive (1), bin by bin."""
     spec = spectral.stft(torch.cat([noisy, noise]))
     magnitude = spec.abs()
-    labels = torch.cat([torch.zeros(len(noisy)), torch.ones(len(noise))]).to(noisy.device)
+    labels = torch.cat([torch.zeros(len(noisy), device=noisy.device),
+                        torch.ones(len(noise), device=noisy.device)])
     logits = model(spectral.feature_of(magnitude))[:, 0].float()
     r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, args.prior, args.p, args.risk_norm)
     objective = loss.pu_objective(r_plus, r_minus, args.mode, args.beta, args.gamma)

@@ -1,7 +1,6 @@
 """The fully convolutional mask network of the paper (SPEC section 4)."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 
@@ -43,7 +42,3 @@ def conv_depth(model: nn.Module) -> int:
     """Number of convolution layers in ``model``."""
     return sum(isinstance(m, nn.Conv2d) for m in model.modules())
 
-
-def output_bias(model: nn.Sequential) -> torch.Tensor:
-    """The bias of the output convolution (what the logits start around)."""
-    return model[-1].bias
