@@ -16,15 +16,17 @@ command -v curl >/dev/null || fail "curl is needed"
 command -v unzip >/dev/null || fail "unzip is needed (e.g. apt-get install unzip)"
 mkdir -p "$PARTS"
 
-fetch() {  # fetch URL FILE: resumable download
+fetch() {  # fetch URL FILE: resumable download; FILE.done marks a finished one
+    [ -f "$2.done" ] && return
     curl --fail --location --retry 3 --continue-at - --output "$2" "$1" \
         || fail "could not download $1 (offline, or the server moved it?); run again to resume"
+    touch "$2.done"
 }
 
 unpack() {  # unpack ZIP DIR WANT SUBDIR PATTERN: unzip ZIP into DIR unless DIR/SUBDIR has WANT files
     local zip=$1 dir=$2 want=$3 sub=$4 pattern=$5
     if [ "$(count "$dir/$sub" "$pattern")" -eq "$want" ]; then return; fi
-    unzip -q -o "$zip" -d "$dir" || fail "$zip is damaged: delete it and run again"
+    unzip -q -o "$zip" -d "$dir" || { rm -f "$zip.done"; fail "$zip is damaged: delete it and run again"; }
 }
 
 mkdir -p voicebank
