@@ -513,6 +513,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("config files: %d training, %d validation, %d test examples; all files checked",
              *(len(lines[s]) for s in ("train", "val", "test")))
     if args.check_only:
+        distributed.shutdown()
         return 0
     out_dir = args.out_dir or new_run_dir(args.method)
     if launch.is_main:
