@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PU: PULSE, from noisy speech and noise; PN: supervised, from parallel "
                         "noisy and clean speech; MixIT: mixture invariant training")
     g.add_argument("--prior", type=probability, default=0.6,
-                   help="PU: class prior, the share of noise (positive) bins in noisy speech")
+                   help="PU: class prior, the share of noise (positive) bins in noisy speech, "
+                        "weighted by |X| under --risk_norm weight")
     g.add_argument("--mode", choices=("nn", "unbiased"), default="nn",
                    help="PU: non-negative (Kiryo et al. 2017) or unbiased empirical risk")
     g.add_argument("--beta", type=finite_float, default=0.0,
