@@ -37,8 +37,7 @@ def _pu_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: t
 
 def _pn_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, clean: torch.Tensor,
              args: Namespace) -> StepResult:
-    noisy_mag = spectral.stft(noisy).abs()
-    clean_mag = spectral.stft(clean).abs()
+    noisy_mag, clean_mag = spectral.stft(torch.cat([noisy, clean])).abs().chunk(2)
     logits = model(spectral.feature_of(noisy_mag))[:, 0].float()
     value = loss.signal_approximation(logits, noisy_mag, clean_mag)
     return value, value.detach()

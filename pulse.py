@@ -268,7 +268,8 @@ def setup_logging(is_main: bool, log_file: Path | None = None) -> None:
 
 
 def load_lines(args: argparse.Namespace) -> dict[str, list[dataset.ConfigLine]]:
-    fields = {"train": dataset.TRAIN_FIELDS if args.method != "PN" else dataset.EVAL_FIELDS,
+    uses_noise_example = METHODS[args.method].second(args) != "clean"  # fields 5-6
+    fields = {"train": dataset.TRAIN_FIELDS if uses_noise_example else dataset.EVAL_FIELDS,
               "val": dataset.EVAL_FIELDS, "test": dataset.EVAL_FIELDS}
     names = {"train": args.train_fname, "val": args.val_fname, "test": args.test_fname}
     errors, lines = [], {}
