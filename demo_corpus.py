@@ -144,8 +144,9 @@ def noise_recording(rng: np.random.Generator, kind: str, duration_s: float) -> n
         pulse_hz = rng.uniform(5, 12)
         pulses = (0.5 + 0.5 * np.sin(2 * np.pi * pulse_hz * t)) ** 4
         b, a = butter(2, [100, 1500], "bandpass", fs=SAMPLE_RATE)
+        whine_hz = rng.uniform(1000, 3000)
         drift = 1 + 0.01 * _slow(rng, n, 0.2)
-        whine = 0.3 * np.sin(2 * np.pi * rng.uniform(1000, 3000) * t * drift)
+        whine = 0.3 * np.sin(2 * np.pi * whine_hz * t * drift)
         out = lfilter(b, a, rng.standard_normal(n)) * (0.3 + pulses) + whine
     else:
         raise ValueError(f"unknown noise kind {kind}")

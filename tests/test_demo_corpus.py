@@ -1,0 +1,37 @@
+"""The demo corpus is generated deterministically: the README's demo figures depend on it.
+
+If a change to demo_corpus.py is meant to change the audio, bump demo_corpus.VERSION (so old
+corpora are regenerated), re-measure the demo figures in the README and update these samples.
+"""
+import numpy as np
+import soundfile as sf
+
+from create_config_files import TEST_NOISE_SHARE
+from demo_corpus import ensure_demo_corpus
+
+# int16 samples 4000..4005 of a small corpus (seed 0); +-2 LSB allows other CPUs' rounding
+EXPECTED = {
+    "demo_noise/BABBLE/ch01.wav": [-768, -129, 708, 328, -446, -869],
+    "demo_noise/HUM/ch01.wav": [2101, 1888, 3648, 5082, 4936, 6084],
+    "demo_noise/KNOCKS/ch01.wav": [-435, -564, -942, -931, -841, -573],
+    "demo_noise/MACHINE/ch01.wav": [2250, 3559, 4143, 3788, 2407, 2033],
+    "demo_noise/PINK/ch01.wav": [5497, 5455, 1025, 6425, 7239, 4533],
+    "demo_noise/TRAFFIC/ch01.wav": [762, 637, 692, 613, 601, 585],
+    "demo_speech/test/s10_0004.wav": [9314, 10376, 8808, 6375, 5015, 5240],
+}
+
+
+def test_small_demo_corpus_is_the_expected_audio(tmp_path):
+    corpus = ensure_demo_corpus(tmp_path, wav_len=8000, n_trainval=4, n_val=1, n_test=2,
+                                noise_s=6.0)
+    for name, samples in EXPECTED.items():
+        found, rate = sf.read(tmp_path / name, dtype="int16", start=4000, frames=6)
+        assert rate == 16000
+        assert np.abs(found.astype(int) - samples).max() <= 2, name
+    test_lines = corpus.test.read_text().split("\n")[:-1]
+    assert len(test_lines) == 2
+    for line in test_lines:  # test noise comes from the unseen last 10 % of each file
+        assert float(line.split()[2]) >= 6.0 * (1 - TEST_NOISE_SHARE)
+    train = corpus.train.read_text().split("\n")[:-1]
+    assert len(train) == 3 and all(len(line.split()) == 6 for line in train)
+    assert all(-5 <= float(line.split()[3]) <= 10 for line in train)
