@@ -75,3 +75,12 @@ def test_bf16_autocast_stays_close_to_fp32(batch):
                                        noisy - noise)
     assert bf16.item() == pytest.approx(fp32.item(), rel=0.02)
     assert (bf16_snri - fp32_snri).abs().max().item() < 0.5
+
+
+@pytest.mark.parametrize("device, capability, expected", [
+    ("cuda", "AVX2", True), ("cpu", "AVX512", True), ("cpu", "AVX2", False),
+    ("cpu", "DEFAULT", False)])
+def test_training_memory_format_follows_the_hardware(monkeypatch, device, capability, expected):
+    from pulse import trains_channels_last
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert trains_channels_last(torch.device(device)) is expected
