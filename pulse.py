@@ -66,6 +66,8 @@ def _checked(kind: type, test, why: str):
 positive_int = _checked(int, lambda v: v > 0, "must be a positive integer")
 non_negative_int = _checked(int, lambda v: v >= 0, "must be 0 or more")
 positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "must be a positive number")
+non_negative_float = _checked(float, lambda v: math.isfinite(v) and v >= 0,
+                              "must be a finite number, 0 or more")
 finite_float = _checked(float, math.isfinite, "must be a finite number")
 probability = _checked(float, lambda v: 0 < v < 1, "must lie strictly between 0 and 1")
 rate = _checked(float, lambda v: 0 <= v < 1, "must lie in [0, 1)")
@@ -85,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "weighted by |X| under --risk_norm weight")
     g.add_argument("--mode", choices=("nn", "unbiased"), default="nn",
                    help="PU: non-negative (Kiryo et al. 2017) or unbiased empirical risk")
-    g.add_argument("--beta", type=finite_float, default=0.0,
+    g.add_argument("--beta", type=non_negative_float, default=0.0,
                    help="PU nn risk: the negative risk may go down to -beta before correction")
-    g.add_argument("--gamma", type=finite_float, default=0.096,
+    g.add_argument("--gamma", type=positive_float, default=0.096,
                    help="PU nn risk: step size factor of the correction step")
     g.add_argument("--p", type=finite_float, default=1.0,
                    help="PU: exponent of the |X| weight of the sigmoid loss (0: unweighted)")

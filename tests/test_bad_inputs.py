@@ -76,6 +76,13 @@ OPTION_CASES = {
     "enhance without checkpoint": (["--enhance", "x.wav"], "--enhance needs --checkpoint"),
     "unknown device": (["--device", "tpu"], "invalid choice"),
     "unknown feature": (["--feature", "cubic"], "invalid choice"),
+    "negative epochs": (["--epochs", "-1"], "must be a positive integer"),
+    "fcblocks above blocks": (["--fcblocks", "3", "--blocks", "2"], "--fcblocks 3 exceeds --blocks 2"),
+    "odd frame length": (["--frame_len", "511"], "must be even"),
+    "clip shorter than a frame": (["--wav_len", "100", "--frame_len", "512"], "shorter than one frame"),
+    "negative beta": (["--beta", "-0.1"], "0 or more"),
+    "gamma 0": (["--gamma", "0"], "positive number"),
+    "unknown mode": (["--mode", "biased"], "invalid choice"),
 }
 
 
