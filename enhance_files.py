@@ -34,7 +34,7 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method
     config = state["model_config"]
     model = build_model(config)
     model.load_state_dict(state["model"])
-    model.to(device, memory_format=torch.channels_last).eval()  # faster inference everywhere
+    model.to(device, memory_format=torch.channels_last).eval()  # the faster layout for inference
     return model, METHODS[config["method"]], Spectral(config["frame_len"], config["feature"])
 
 
