@@ -28,14 +28,18 @@ log = logging.getLogger("pulse")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 
 
+def for_inference(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` on ``device`` in eval mode and channels-last, the faster layout for inference."""
+    return model.to(device, memory_format=torch.channels_last).eval()
+
+
 def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
     """Rebuild the model, its method and its STFT from a checkpoint alone."""
     state = read_checkpoint(path)
     config = state["model_config"]
     model = build_model(config)
     model.load_state_dict(state["model"])
-    model.to(device, memory_format=torch.channels_last).eval()  # the faster layout for inference
-    return model, METHODS[config["method"]], Spectral(config["frame_len"], config["feature"])
+    return for_inference(model, device), METHODS[config["method"]], Spectral(config["frame_len"], config["feature"])
 
 
 def receptive_frames(model: nn.Module) -> int:

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dataset  # noqa: E402
-from enhance_files import enhance_long  # noqa: E402
+from enhance_files import enhance_long, for_inference  # noqa: E402
 import loss  # noqa: E402
 from methods import METHODS, enhance  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
@@ -145,8 +145,9 @@ def main() -> None:
     def model(fast: bool):
         """The naive pipeline's default memory format, or the one pulse.py trains in."""
         net = build_cnn(args.blocks, 0, 8, 0.2, 1, 1, "batchnorm").to(device)
-        fast_format = torch.channels_last if trains_channels_last(device) else torch.contiguous_format
-        return net.to(memory_format=fast_format) if fast else net
+        if fast and trains_channels_last(device):
+            net = net.to(memory_format=torch.channels_last)
+        return net
 
     def loader(data, batch):
         return DataLoader(data, batch_size=batch, shuffle=True, num_workers=args.num_workers,
@@ -215,7 +216,7 @@ def main() -> None:
         print(f"{name:9s} {kind:10s} " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
     for name in ("train", "evaluate"):
         naive = next(f for n, k, f in rows if n == name and k == "naive")
-        for kind in [kind for kind, _, _ in pipelines[1:]]:
+        for kind, _, _ in pipelines[1:]:
             fast = next(f for n, k, f in rows if n == name and k == kind)
             print(f"{name}: {kind} / naive = {fast['examples/s'] / naive['examples/s']:.2f}x")
     enhance_speed(device, args)
@@ -223,8 +224,7 @@ def main() -> None:
 
 def enhance_speed(device: torch.device, args: argparse.Namespace) -> None:
     """Real-time factor of enhancing one long file as ``pulse.py --enhance`` does."""
-    net = build_cnn(args.blocks, 0, 8, 0.2, 1, 1, "batchnorm").to(device).eval()
-    net = net.to(memory_format=torch.channels_last)
+    net = for_inference(build_cnn(args.blocks, 0, 8, 0.2, 1, 1, "batchnorm"), device)
     wave = torch.randn(int(args.enhance_s * 16000), device=device)
     spectral = Spectral(args.frame_len)
     enhance_long(net, METHODS["PU"], spectral, wave)

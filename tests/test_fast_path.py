@@ -11,6 +11,7 @@ import loss
 from conftest import make_tiny_corpus
 from methods import METHODS, build_model, enhance
 from metric import si_snr_improvement
+from pulse import trains_channels_last
 from spectral import Spectral
 
 HYPER = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight")
@@ -81,6 +82,5 @@ def test_bf16_autocast_stays_close_to_fp32(batch):
     ("cuda", "AVX2", True), ("cpu", "AVX512", True), ("cpu", "AVX2", False),
     ("cpu", "DEFAULT", False)])
 def test_training_memory_format_follows_the_hardware(monkeypatch, device, capability, expected):
-    from pulse import trains_channels_last
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
     assert trains_channels_last(torch.device(device)) is expected
