@@ -1,15 +1,17 @@
 """Training and evaluation throughput of PULSE's pipeline against a naive per-item one.
 
 The fast pipeline is what pulse.py runs: loader workers yield waveforms; STFT, features,
-labels and losses are computed on the device in batches; channels-last CNN; freed memory
-kept in the heap on CPU; evaluation in batches; shown in fp32 and with bf16 autocast
-(pulse.py's default on CUDA, ``--precision bf16`` on CPU). The naive pipeline (like the reference release) computes
-the STFT of every item in the loader, ships complex spectrograms, runs the CNN in fp32 and
-the default memory format, and evaluates one clip at a time. Both run here, on the same
-generated data, and the ratio is printed.
+labels and losses are computed on the device in batches; the memory format pulse.py picks;
+cuDNN autotuning; freed memory kept in the heap on CPU; evaluation in batches; shown in
+fp32 and with bf16 autocast (pulse.py's default on CUDA, ``--precision bf16`` on CPU), and
+with ``--compile MODE`` also trained compiled. The naive pipeline (like the reference
+release) computes the STFT of every item in the loader, ships complex spectrograms, runs
+the CNN in fp32 and the default memory format, and evaluates one clip at a time. Both run
+here, on the same generated data and with the same loader workers, and the ratio is
+printed. GPU busy is NVML's utilisation from the first second of a run on.
 
     python benchmarks/throughput.py                       # CPU defaults, under 3 minutes on 2 cores
-    python benchmarks/throughput.py --device cuda --batch_size 16 --blocks 4 --steps 100
+    python benchmarks/throughput.py --device cuda --batch_size 16 --blocks 4 --steps 500 --lines 4096
 """
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ import loss  # noqa: E402
 from methods import METHODS, enhance  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from model import build_cnn  # noqa: E402
-from pulse import keep_freed_memory, trains_channels_last  # noqa: E402
+from pulse import (COMPILE_MODES, default_num_workers, keep_freed_memory,  # noqa: E402
+                   trains_channels_last)
 from spectral import Spectral  # noqa: E402
 
 
@@ -71,18 +74,32 @@ class NaiveItems(Dataset):
         return self.spectral.stft(noisy[None])[0], self.spectral.stft(second[None])[0]
 
 
+def endless(loader: DataLoader):
+    """The loader's batches, epoch after epoch."""
+    while True:
+        yield from loader
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+BUSY_SETTLE_S = 1.0
+"""NVML averages utilisation over its own sample period (up to a second), so samples
+taken this soon after the timed run starts still count the idle time before it."""
+
+
 def timed(device: torch.device, run) -> tuple[float, float | None]:
-    """(seconds, GPU busy fraction sampled by NVML every 50 ms, or None without NVML/GPU)."""
+    """(seconds, GPU busy fraction). The fraction is the mean of NVML's utilisation read
+    every 50 ms from ``BUSY_SETTLE_S`` into the run on; None on CPU, without NVML or for a
+    shorter run."""
     samples: list[int] = []
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(0.05):
-            samples.append(torch.cuda.utilization(device))
+        if not stop.wait(BUSY_SETTLE_S):
+            while not stop.wait(0.05):
+                samples.append(torch.cuda.utilization(device))
 
     sampler = None
     if device.type == "cuda":
@@ -117,14 +134,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--lines", type=int, default=64, help="generated training lines")
+    p.add_argument("--lines", type=int, default=64,
+                   help="generated config lines (evaluation uses up to --steps batches of them)")
     p.add_argument("--wav_len", type=int, default=50000)
     p.add_argument("--frame_len", type=int, default=1024)
     p.add_argument("--batch_size", type=int, default=8, help="clips per batch (PU: half noise)")
     p.add_argument("--blocks", type=int, default=2)
     p.add_argument("--steps", type=int, default=8, help="timed training steps per pipeline")
-    p.add_argument("--num_workers", type=int, default=1)
+    p.add_argument("--num_workers", type=int, default=default_num_workers(),
+                   help="loader workers of both pipelines (default: pulse.py's)")
     p.add_argument("--enhance_s", type=float, default=60.0, help="length of the file to enhance")
+    p.add_argument("--compile", nargs="?", const="default", default=None, metavar="MODE",
+                   choices=COMPILE_MODES, help="also train the fast pipeline compiled in MODE "
+                   "(%(choices)s), as pulse.py --compile MODE")
     args = p.parse_args()
     device = torch.device(args.device)
     spectral = Spectral(args.frame_len)
@@ -153,10 +175,12 @@ def main() -> None:
         return DataLoader(data, batch_size=batch, shuffle=True, num_workers=args.num_workers,
                           pin_memory=device.type == "cuda", persistent_workers=args.num_workers > 0)
 
-    def train(fast: bool, bf16: bool) -> dict:
+    def train(fast: bool, bf16: bool, compiled: bool = False) -> dict:
         net = model(fast)
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-        batches = iter(loader(NaiveItems(train_set, spectral) if not fast else train_set, pairs))
+        if compiled:
+            net = torch.compile(net, mode=args.compile)
+        batches = endless(loader(NaiveItems(train_set, spectral) if not fast else train_set, pairs))
 
         def step():
             first, second = (x.to(device, non_blocking=True) for x in next(batches))
@@ -174,7 +198,8 @@ def main() -> None:
             objective.backward()
             opt.step()
 
-        step()  # warm-up: workers start, kernels load
+        for _ in range(3 if compiled else 1):
+            step()  # warm-up: workers start, kernels load or compile
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         seconds, busy = timed(device, lambda: [step() for _ in range(args.steps)])
@@ -182,7 +207,7 @@ def main() -> None:
 
     def evaluate(fast: bool, bf16: bool) -> dict:
         net = model(fast).eval()
-        count = min(len(eval_set), 8 * args.batch_size)
+        count = min(len(eval_set), max(8, args.steps) * args.batch_size)
         batches = loader(torch.utils.data.Subset(eval_set, range(count)),
                          args.batch_size if fast else 1)
 
@@ -202,11 +227,19 @@ def main() -> None:
         pipelines.append(("fast bf16", True, True))
     else:
         print("fast bf16 skipped: emulated bf16 on this CPU is several times slower than fp32")
+    jobs = {kind: [("train", train), ("evaluate", evaluate)] for kind, _, _ in pipelines}
+    if args.compile:
+        kind, _, bf16 = pipelines[-1]
+        kind_compiled = f"{kind} compiled {args.compile}"
+        pipelines.append((kind_compiled, True, bf16))
+        jobs[kind_compiled] = [("train", lambda fast, bf16: train(fast, bf16, compiled=True))]
     rows = []
     for kind, fast, bf16 in pipelines:  # naive first: it runs with the default allocator
-        if fast and device.type == "cpu":
-            keep_freed_memory()
-        for name, job in (("train", train), ("evaluate", evaluate)):
+        if fast:
+            torch.backends.cudnn.benchmark = True
+            if device.type == "cpu":
+                keep_freed_memory()
+        for name, job in jobs[kind]:
             figures = job(fast, bf16)
             figures["peak RSS MB"] = peak_rss_mb()
             if device.type == "cuda":
@@ -217,7 +250,9 @@ def main() -> None:
     for name in ("train", "evaluate"):
         naive = next(f for n, k, f in rows if n == name and k == "naive")
         for kind, _, _ in pipelines[1:]:
-            fast = next(f for n, k, f in rows if n == name and k == kind)
+            fast = next((f for n, k, f in rows if n == name and k == kind), None)
+            if fast is None:
+                continue
             print(f"{name}: {kind} / naive = {fast['examples/s'] / naive['examples/s']:.2f}x")
     enhance_speed(device, args)
 

@@ -83,7 +83,17 @@ OPTION_CASES = {
     "negative beta": (["--beta", "-0.1"], "0 or more"),
     "gamma 0": (["--gamma", "0"], "positive number"),
     "unknown mode": (["--mode", "biased"], "invalid choice"),
+    "unknown compile mode": (["--compile", "fastest"], "invalid choice"),
 }
+
+
+def test_cuda_graphs_refused_with_several_processes(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    out = tmp_path / "o"
+    assert pulse.main(["--dist", "--compile", "reduce-overhead", "--out_dir", str(out)]) == 1
+    assert "one process only" in capsys.readouterr().err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("case", sorted(CONFIG_CASES) + sorted(LOAD_CASES))

@@ -11,7 +11,7 @@ import loss
 from conftest import make_tiny_corpus
 from methods import METHODS, build_model, enhance
 from metric import si_snr_improvement
-from pulse import trains_channels_last
+from pulse import default_num_workers, trains_channels_last
 from spectral import Spectral
 
 HYPER = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight")
@@ -84,3 +84,15 @@ def test_bf16_autocast_stays_close_to_fp32(batch):
 def test_training_memory_format_follows_the_hardware(monkeypatch, device, capability, expected):
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
     assert trains_channels_last(torch.device(device)) is expected
+
+
+@pytest.mark.parametrize("cores, local_processes, expected", [
+    (2, None, 1), (1, None, 1), (16, None, 8), (64, None, 8), (16, "4", 2), (8, "16", 1)])
+def test_loader_workers_from_the_core_count(monkeypatch, cores, local_processes, expected):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    monkeypatch.delenv("SLURM_NTASKS_PER_NODE", raising=False)
+    if local_processes:
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", local_processes)
+    else:
+        monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert default_num_workers() == expected
