@@ -39,7 +39,8 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method
     config = state["model_config"]
     model = build_model(config)
     model.load_state_dict(state["model"])
-    return for_inference(model, device), METHODS[config["method"]], Spectral(config["frame_len"], config["feature"])
+    spectral = Spectral(config["frame_len"], config["feature"])
+    return for_inference(model, device), METHODS[config["method"]], spectral
 
 
 def receptive_frames(model: nn.Module) -> int:

@@ -222,38 +222,33 @@ def main() -> None:
         run()  # warm-up: workers start
         return figures_of(count, len(batches), *timed(device, run))
 
-    pipelines = [("naive", False, False), ("fast", True, False)]
+    pipelines = [("naive", False, False, False), ("fast", True, False, False)]
     if native_bf16:
-        pipelines.append(("fast bf16", True, True))
+        pipelines.append(("fast bf16", True, True, False))
     else:
         print("fast bf16 skipped: emulated bf16 on this CPU is several times slower than fp32")
-    jobs = {kind: [("train", train), ("evaluate", evaluate)] for kind, _, _ in pipelines}
     if args.compile:
-        kind, _, bf16 = pipelines[-1]
-        kind_compiled = f"{kind} compiled {args.compile}"
-        pipelines.append((kind_compiled, True, bf16))
-        jobs[kind_compiled] = [("train", lambda fast, bf16: train(fast, bf16, compiled=True))]
+        kind, _, bf16, _ = pipelines[-1]
+        pipelines.append((f"{kind} compiled {args.compile}", True, bf16, True))
     rows = []
-    for kind, fast, bf16 in pipelines:  # naive first: it runs with the default allocator
+    for kind, fast, bf16, compiled in pipelines:  # naive first: it runs with the default allocator
         if fast:
             torch.backends.cudnn.benchmark = True
             if device.type == "cpu":
                 keep_freed_memory()
-        for name, job in jobs[kind]:
-            figures = job(fast, bf16)
+        for name in ("train",) if compiled else ("train", "evaluate"):
+            figures = train(fast, bf16, compiled) if name == "train" else evaluate(fast, bf16)
             figures["peak RSS MB"] = peak_rss_mb()
             if device.type == "cuda":
                 figures["peak GPU MB"] = torch.cuda.max_memory_allocated() / 2 ** 20
             rows.append((name, kind, figures))
-    for name, kind, figures in sorted(rows, key=lambda row: row[0] != "train"):
+    rows.sort(key=lambda row: row[0] != "train")
+    for name, kind, figures in rows:
         print(f"{name:9s} {kind:10s} " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()))
-    for name in ("train", "evaluate"):
-        naive = next(f for n, k, f in rows if n == name and k == "naive")
-        for kind, _, _ in pipelines[1:]:
-            fast = next((f for n, k, f in rows if n == name and k == kind), None)
-            if fast is None:
-                continue
-            print(f"{name}: {kind} / naive = {fast['examples/s'] / naive['examples/s']:.2f}x")
+    naive = {name: figures["examples/s"] for name, kind, figures in rows if kind == "naive"}
+    for name, kind, figures in rows:
+        if kind != "naive":
+            print(f"{name}: {kind} / naive = {figures['examples/s'] / naive[name]:.2f}x")
     enhance_speed(device, args)
 
 
