@@ -22,15 +22,11 @@ from tqdm import tqdm
 import dataset
 import quality
 from methods import METHODS, Method, build_model, enhance, read_checkpoint
+from model import for_inference
 from spectral import Spectral
 
 log = logging.getLogger("pulse")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
-
-
-def for_inference(model: nn.Module, device: torch.device) -> nn.Module:
-    """``model`` on ``device`` in eval mode and channels-last, the faster layout for inference."""
-    return model.to(device, memory_format=torch.channels_last).eval()
 
 
 def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method, Spectral]:

@@ -10,6 +10,7 @@ Data flow: config line -> waveforms (loader workers) -> device -> STFT features
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import ctypes
 import json
@@ -34,6 +35,7 @@ import distributed
 import quality
 from methods import METHODS, Method, build_model, enhance, read_checkpoint
 from metric import si_snr
+from model import for_inference
 from spectral import FEATURES, Spectral
 
 log = logging.getLogger("pulse")
@@ -169,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CNN arithmetic; auto: bf16 autocast on CUDA, fp32 on CPU")
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format for training the CNN (default: on for CUDA "
-                        "and AVX-512 CPUs, off for other CPUs, where it measured slower)")
+                        "and AVX-512 CPUs, off for other CPUs, where it measured slower); "
+                        "evaluation always runs channels-last")
     g.add_argument("--compile", nargs="?", const="default", default=None, metavar="MODE",
                    choices=COMPILE_MODES,
                    help="train the CNN compiled by torch.compile in MODE (%(choices)s; alone: "
@@ -334,6 +337,8 @@ class Trainer:
         self.model = build_model(self.model_config).to(device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.eval_model = (self.model if args.channels_last
+                           else for_inference(copy.deepcopy(self.model), device))
         self.train_model: nn.Module = self.model
         if launch.world_size > 1:
             self.train_model = nn.parallel.DistributedDataParallel(
@@ -349,6 +354,13 @@ class Trainer:
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def inference_model(self) -> nn.Module:
+        """The current weights in eval mode and channels-last, the inference layout: a copy
+        when training runs in the default layout."""
+        if self.eval_model is not self.model:
+            self.eval_model.load_state_dict(self.model.state_dict())
+        return self.eval_model.eval()
 
     def train_loader(self, data: dataset.ExampleSet) -> tuple[DataLoader, DistributedSampler]:
         sampler = DistributedSampler(data, self.launch.world_size, self.launch.rank,
@@ -395,7 +407,7 @@ class Trainer:
                  keep_examples: bool = False) -> tuple[float, list[dict]]:
         """Mean SI-SNRi (dB) over every example of the set, each scored on exactly one rank,
         and, if asked, every example's scores (SI-SNR in and out, --metrics), on every rank."""
-        self.model.eval()
+        model = self.inference_model()
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
         examples = []
         indices = iter(loader.dataset.indices)
@@ -403,7 +415,7 @@ class Trainer:
             noisy = noisy.to(self.device, non_blocking=True)
             clean = clean.to(self.device, non_blocking=True)
             with self.autocast():
-                estimate = enhance(self.model, self.method, self.spectral, noisy)
+                estimate = enhance(model, self.method, self.spectral, noisy)
             before, after = si_snr(noisy, clean), si_snr(estimate, clean)
             total[0] += (after - before).sum()
             total[1] += len(noisy)
@@ -508,7 +520,7 @@ def draw_figures(out_dir: Path, trainer: "Trainer", test_set: dataset.ExampleSet
     import plots
 
     plots.plot_curves(out_dir / "metrics.csv", out_dir / "training_curves.png")
-    spectral, model = trainer.spectral, trainer.model.eval()
+    spectral, model = trainer.spectral, trainer.inference_model()
     for k in range(min(count, len(test_set))):
         noisy, clean = (x[None].to(trainer.device) for x in test_set[k])
         with torch.no_grad():

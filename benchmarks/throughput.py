@@ -1,8 +1,9 @@
 """Training and evaluation throughput of PULSE's pipeline against a naive per-item one.
 
 The fast pipeline is what pulse.py runs: loader workers yield waveforms; STFT, features,
-labels and losses are computed on the device in batches; the memory format pulse.py picks;
-cuDNN autotuning; freed memory kept in the heap on CPU; evaluation in batches; shown in
+labels and losses are computed on the device in batches; the memory format pulse.py trains
+in; cuDNN autotuning; freed memory kept in the heap on CPU; evaluation in batches and
+channels-last; shown in
 fp32 and with bf16 autocast (pulse.py's default on CUDA, ``--precision bf16`` on CPU), and
 with ``--compile MODE`` also trained compiled. The naive pipeline (like the reference
 release) computes the STFT of every item in the loader, ships complex spectrograms, runs
@@ -32,11 +33,11 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dataset  # noqa: E402
-from enhance_files import enhance_long, for_inference  # noqa: E402
+from enhance_files import enhance_long  # noqa: E402
 import loss  # noqa: E402
 from methods import METHODS, enhance  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
-from model import build_cnn  # noqa: E402
+from model import build_cnn, for_inference  # noqa: E402
 from pulse import (COMPILE_MODES, default_num_workers, keep_freed_memory,  # noqa: E402
                    trains_channels_last)
 from spectral import Spectral  # noqa: E402
@@ -206,7 +207,7 @@ def main() -> None:
         return figures_of(args.steps * 2 * pairs, args.steps, seconds, busy)
 
     def evaluate(fast: bool, bf16: bool) -> dict:
-        net = model(fast).eval()
+        net = for_inference(model(False), device) if fast else model(False).eval()
         count = min(len(eval_set), max(8, args.steps) * args.batch_size)
         batches = loader(torch.utils.data.Subset(eval_set, range(count)),
                          args.batch_size if fast else 1)

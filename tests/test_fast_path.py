@@ -11,7 +11,8 @@ import loss
 from conftest import make_tiny_corpus
 from methods import METHODS, build_model, enhance
 from metric import si_snr_improvement
-from pulse import default_num_workers, trains_channels_last
+from distributed import Launch
+from pulse import Trainer, default_num_workers, parse_args, trains_channels_last
 from spectral import Spectral
 
 HYPER = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight")
@@ -59,6 +60,24 @@ def test_batched_evaluation_equals_one_clip_at_a_time(batch):
                                                        n[None]), n[None], c[None])
                             for n, c in zip(noisy, clean)])
     torch.testing.assert_close(batched, one_by_one, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("layout", ["--channels_last", "--no-channels_last"])
+def test_evaluation_runs_channels_last_with_the_trained_weights(batch, layout):
+    noisy, noise = batch
+    args = parse_args(["--blocks", "2", "--channels", "4", "--frame_len", "128", layout])
+    trainer = Trainer(args, Launch(), torch.device("cpu"))
+    trainer.model.train()
+    objective, _ = trainer.method.step(trainer.model, trainer.spectral, noisy, noise, args)
+    objective.backward()
+    trainer.optimizer.step()  # moves the weights and the BatchNorm statistics
+    model = trainer.inference_model()
+    assert not model.training
+    assert all(p.is_contiguous(memory_format=torch.channels_last)
+               for p in model.parameters() if p.dim() == 4)
+    features = trainer.spectral.feature_of(trainer.spectral.stft(noisy).abs())
+    with torch.no_grad():
+        torch.testing.assert_close(model(features), trainer.model.eval()(features))
 
 
 def test_bf16_autocast_stays_close_to_fp32(batch):
