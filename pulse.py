@@ -10,7 +10,6 @@ Data flow: config line -> waveforms (loader workers) -> device -> STFT features
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import ctypes
 import json
@@ -337,8 +336,6 @@ class Trainer:
         self.model = build_model(self.model_config).to(device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.eval_model = (self.model if args.channels_last
-                           else for_inference(copy.deepcopy(self.model), device))
         self.train_model: nn.Module = self.model
         if launch.world_size > 1:
             self.train_model = nn.parallel.DistributedDataParallel(
@@ -356,11 +353,8 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def inference_model(self) -> nn.Module:
-        """The current weights in eval mode and channels-last, the inference layout: a copy
-        when training runs in the default layout."""
-        if self.eval_model is not self.model:
-            self.eval_model.load_state_dict(self.model.state_dict())
-        return self.eval_model.eval()
+        """An inference copy of the current weights (see ``model.for_inference``)."""
+        return for_inference(self.model, self.device)
 
     def train_loader(self, data: dataset.ExampleSet) -> tuple[DataLoader, DistributedSampler]:
         sampler = DistributedSampler(data, self.launch.world_size, self.launch.rank,

@@ -2,10 +2,10 @@
 
 The fast pipeline is what pulse.py runs: loader workers yield waveforms; STFT, features,
 labels and losses are computed on the device in batches; the memory format pulse.py trains
-in; cuDNN autotuning; freed memory kept in the heap on CPU; evaluation in batches and
-channels-last; shown in
-fp32 and with bf16 autocast (pulse.py's default on CUDA, ``--precision bf16`` on CPU), and
-with ``--compile MODE`` also trained compiled. The naive pipeline (like the reference
+in; cuDNN autotuning; freed memory kept in the heap on CPU; evaluation in batches with
+pulse.py's inference copy of the CNN (``model.for_inference``); shown in fp32 and with
+bf16 autocast (pulse.py's default on CUDA, ``--precision bf16`` on CPU), and with
+``--compile MODE`` also trained compiled. The naive pipeline (like the reference
 release) computes the STFT of every item in the loader, ships complex spectrograms, runs
 the CNN in fp32 and the default memory format, and evaluates one clip at a time. Both run
 here, on the same generated data and with the same loader workers, and the ratio is

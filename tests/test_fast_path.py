@@ -63,7 +63,7 @@ def test_batched_evaluation_equals_one_clip_at_a_time(batch):
 
 
 @pytest.mark.parametrize("layout", ["--channels_last", "--no-channels_last"])
-def test_evaluation_runs_channels_last_with_the_trained_weights(batch, layout):
+def test_evaluation_runs_channels_last_with_the_current_weights(batch, layout):
     noisy, noise = batch
     args = parse_args(["--blocks", "2", "--channels", "4", "--frame_len", "128", layout])
     trainer = Trainer(args, Launch(), torch.device("cpu"))
@@ -72,7 +72,7 @@ def test_evaluation_runs_channels_last_with_the_trained_weights(batch, layout):
     objective.backward()
     trainer.optimizer.step()  # moves the weights and the BatchNorm statistics
     model = trainer.inference_model()
-    assert not model.training
+    assert not model.training and trainer.model.training
     assert all(p.is_contiguous(memory_format=torch.channels_last)
                for p in model.parameters() if p.dim() == 4)
     features = trainer.spectral.feature_of(trainer.spectral.stft(noisy).abs())

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from methods import METHODS
-from model import build_cnn, conv_depth
+from model import build_cnn, conv_depth, for_inference, inference_network
 
 
 @pytest.mark.parametrize("blocks, fcblocks", [(0, 0), (2, 0), (2, 1), (3, 0), (4, 1), (4, 4)])
@@ -32,3 +32,56 @@ def test_method_networks(name, channels, kernel, regulariser):
     assert any(isinstance(m, regulariser) for m in model.modules())
     mask = method.mask(out)
     assert mask.shape == (2, 33, 17) and mask.min() >= 0 and mask.max() <= 1
+
+
+def _trained_looking(model: nn.Module) -> nn.Module:
+    """``model`` with BatchNorm statistics and affine parameters away from their defaults."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.2, 3)
+                m.weight.uniform_(-2, 2)
+                m.bias.uniform_(-1, 1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name, fcblocks", [("PU", 0), ("PU", 1), ("PN", 0), ("MixIT", 0)])
+@pytest.mark.parametrize("bins, frames", [(33, 17), (1, 5), (2, 2), (7, 1)])
+def test_inference_network_computes_the_same_function(name, fcblocks, bins, frames):
+    method = METHODS[name]
+    model = _trained_looking(build_cnn(2, fcblocks, 4, 0.2, method.out_channels,
+                                       method.out_kernel, method.regulariser))
+    folded = inference_network(model)
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout2d)) for m in folded.modules())
+    assert all(m.inplace for m in folded.modules() if isinstance(m, nn.ReLU))
+    assert conv_depth(folded) == conv_depth(model)
+    x = torch.randn(3, 1, bins, frames)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_inference_copy_leaves_the_trained_model_alone():
+    model = _trained_looking(build_cnn(2, 0, 4, 0.2, 1, 1, "batchnorm")).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    inference = for_inference(model, torch.device("cpu"))
+    assert model.training and not inference.training
+    assert model[0].weight.is_contiguous()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    x = torch.randn(2, 1, 33, 17)
+    with torch.no_grad():
+        torch.testing.assert_close(inference(x), model.eval()(x), rtol=1e-5, atol=1e-5)
+
+
+def test_inference_network_keeps_what_it_cannot_fold_and_the_input():
+    model = _trained_looking(nn.Sequential(nn.ReLU(), nn.Conv2d(1, 2, 3, padding=1),
+                                           nn.BatchNorm2d(2), nn.ReLU(), nn.BatchNorm2d(2)))
+    folded = inference_network(model)
+    assert [type(m) for m in folded] == [nn.ReLU, nn.Conv2d, nn.BatchNorm2d, nn.ReLU,
+                                         nn.BatchNorm2d]
+    x = torch.randn(2, 1, 9, 5)
+    x_before = x.clone()
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x))
+    assert torch.equal(x, x_before)
