@@ -63,18 +63,21 @@ class ShiftFoldedConv(nn.Conv2d):
         shifted_taps = (conv.weight * shift[:, None, None]).sum(1)  # (out, 3, 3)
         self.weight.data.copy_(conv.weight * scale[:, None, None])
         self.bias.data.copy_(conv.bias + shifted_taps.sum((1, 2)))
+        edges = [shifted_taps[:, 0], shifted_taps[:, 2], shifted_taps[:, :, 0],
+                 shifted_taps[:, :, 2]]  # top, bottom, left, right taps: (out, 3) each
+        self.register_buffer("edge_shifts", torch.stack([e.sum(-1)[:, None] for e in edges]))
         self.register_buffer("shifted_taps", shifted_taps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in, F, N) -> (B, out, F, N)."""
         out = super().forward(x)
-        taps = self.shifted_taps
-        out[:, :, 0] -= taps[:, 0].sum(-1)[:, None]
-        out[:, :, -1] -= taps[:, 2].sum(-1)[:, None]
-        out[:, :, :, 0] -= taps[:, :, 0].sum(-1)[:, None]
-        out[:, :, :, -1] -= taps[:, :, 2].sum(-1)[:, None]
+        top, bottom, left, right = self.edge_shifts  # (out, 1) each
+        out[:, :, 0] -= top
+        out[:, :, -1] -= bottom
+        out[:, :, :, 0] -= left
+        out[:, :, :, -1] -= right
         for row, col in ((0, 0), (0, -1), (-1, 0), (-1, -1)):  # subtracted twice above
-            out[:, :, row, col] += taps[:, row, col]
+            out[:, :, row, col] += self.shifted_taps[:, row, col]
         return out
 
 

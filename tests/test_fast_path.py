@@ -9,9 +9,9 @@ import torch
 import dataset
 import loss
 from conftest import make_tiny_corpus
+from distributed import Launch
 from methods import METHODS, build_model, enhance
 from metric import si_snr_improvement
-from distributed import Launch
 from pulse import Trainer, default_num_workers, parse_args, trains_channels_last
 from spectral import Spectral
 
