@@ -1,15 +1,15 @@
-"""Generate config files for a speech corpus and a noise corpus (SPEC section 2).
+"""Generate config files for your own speech and noise corpora (SPEC section 2).
 
-Published protocol: SNR uniform in [-5, 10] dB; every noise excerpt lies inside
-one noise file, train and validation excerpts in its first 90 % (0-270 s of a
-300 s DEMAND file), test excerpts in the rest, so test noise is unseen; the
-validation set is a random draw of the training speakers' files; test speech is
-the corpus's own test set; a fixed seed.
+The six published config files ship with PULSE unchanged (see NOTICE.md); this tool
+writes new ones under the same protocol: SNR uniform in [-5, 10] dB; every noise excerpt
+lies inside one noise file, training and validation excerpts in its first 90 %, test
+excerpts in the rest, so test noise is unseen; the validation set is a random draw of
+the training speech files; test speech is its own set; a fixed seed.
 
-    python create_config_files.py                # the six shipped files, from listings
-    python create_config_files.py --from_dirs    # the same, from voicebank/, TIMIT/, DEMAND/ on disk
     python create_config_files.py --name mine --trainval 'mine/train/**/*.wav' \\
         --test 'mine/test/**/*.wav' --noise 'mynoise/**/*.wav' --n_val 100
+
+Paths are written as found, so pulse.py reads them from the same working directory.
 """
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ from pathlib import Path
 
 import soundfile as sf
 
-from dataset import atomic
+from checkpoint import atomic
 
 SNR_RANGE_DB = (-5.0, 10.0)
 TEST_NOISE_SHARE = 0.1
-DEMAND_DURATION_S = 300.0
 PUBLISHED_WAV_LEN = 50000
 SAMPLE_RATE = 16000
 
@@ -88,78 +87,31 @@ def noise_files_on_disk(pattern: str) -> list[NoiseFile]:
     return [NoiseFile(p, sf.info(p).duration) for p in sorted(glob.glob(pattern, recursive=True))]
 
 
-def _listing(path: Path, prefix: str) -> list[str]:
-    return [f"{prefix}/{name}" for name in path.read_text().split()]
-
-
-PUBLISHED = {
-    # name: (trainval listing, test listing, n_val, seed)
-    "voicebank": ("voicebank_trainval_clean.txt", "voicebank_test_clean.txt", 1157, 2023),
-    "TIMIT": ("TIMIT_trainval.txt", "TIMIT_test.txt", 402, 2024),
-}
-PUBLISHED_GLOBS = {
-    "voicebank": ("voicebank/clean_trainset_wav/*.wav", "voicebank/clean_testset_wav/*.wav"),
-    "TIMIT": ("TIMIT/TRAIN/**/*.WAV", "TIMIT/TEST/**/*.WAV"),
-}
-
-
-def published(listings: Path | None) -> None:
-    """The six shipped config files, from the corpus listings or from the corpora on disk."""
-    if listings is not None:
-        noises = [NoiseFile(p, DEMAND_DURATION_S)
-                  for p in _listing(listings / "DEMAND_16k.txt", "DEMAND")]
-    else:
-        noises = noise_files_on_disk("DEMAND/*/ch*.wav")
-    for name, (trainval_list, test_list, n_val, seed) in PUBLISHED.items():
-        if listings is not None:
-            trainval = _listing(listings / trainval_list, name)
-            test = _listing(listings / test_list, name)
-        else:
-            trainval_glob, test_glob = PUBLISHED_GLOBS[name]
-            trainval = sorted(glob.glob(trainval_glob, recursive=True))
-            test = sorted(glob.glob(test_glob, recursive=True))
-        lines = make_config_lines(trainval, test, noises, n_val,
-                                  PUBLISHED_WAV_LEN / SAMPLE_RATE, seed)
-        for path, split_lines in zip(write_config_files(name, lines), lines):
-            print(f"{path}: {len(split_lines)} lines")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--listings", type=Path,
-                        default=Path(__file__).resolve().parent.parent / "shared" / "corpora",
-                        help="folder of corpus file listings used for the shipped files")
-    parser.add_argument("--from_dirs", action="store_true",
-                        help="glob voicebank/, TIMIT/ and DEMAND/ in the working directory "
-                             "instead of reading listings")
-    parser.add_argument("--name",
-                        help="name of your own corpus: writes NAME_{train,val,test}_set.txt")
-    parser.add_argument("--trainval", help="glob of your training and validation speech files")
-    parser.add_argument("--test", help="glob of your test speech files")
-    parser.add_argument("--noise", help="glob of your noise files")
-    parser.add_argument("--n_val", type=int, default=100, help="validation examples (own corpus)")
+    parser.add_argument("--name", required=True,
+                        help="name of your corpus: writes NAME_{train,val,test}_set.txt")
+    parser.add_argument("--trainval", required=True, help="glob of your training and validation speech files")
+    parser.add_argument("--test", required=True, help="glob of your test speech files")
+    parser.add_argument("--noise", required=True, help="glob of your noise files")
+    parser.add_argument("--n_val", type=int, default=100, help="validation examples")
     parser.add_argument("--wav_len", type=int, default=PUBLISHED_WAV_LEN,
                         help="clip length in samples at 16 kHz that excerpts must fit")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (own corpus)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     args = parser.parse_args(argv)
+    found = {key: sorted(glob.glob(getattr(args, key), recursive=True))
+             for key in ("trainval", "test", "noise")}
+    for key, files in found.items():
+        if not files:
+            parser.error(f"--{key} {getattr(args, key)!r} matches no file")
     try:
-        if args.name:
-            if not (args.trainval and args.test and args.noise):
-                parser.error("--name needs --trainval, --test and --noise")
-            found = {key: sorted(glob.glob(getattr(args, key), recursive=True))
-                     for key in ("trainval", "test", "noise")}
-            for key, files in found.items():
-                if not files:
-                    parser.error(f"--{key} {getattr(args, key)!r} matches no file")
-            noises = noise_files_on_disk(args.noise)
-            lines = make_config_lines(found["trainval"], found["test"], noises, args.n_val,
-                                      args.wav_len / SAMPLE_RATE, args.seed)
-            for path, split_lines in zip(write_config_files(args.name, lines), lines):
-                print(f"{path}: {len(split_lines)} lines")
-        else:
-            published(None if args.from_dirs else args.listings)
-    except (ValueError, OSError) as err:
+        noises = noise_files_on_disk(args.noise)
+        lines = make_config_lines(found["trainval"], found["test"], noises, args.n_val,
+                                  args.wav_len / SAMPLE_RATE, args.seed)
+        for path, split_lines in zip(write_config_files(args.name, lines), lines):
+            print(f"{path}: {len(split_lines)} lines")
+    except (ValueError, OSError, RuntimeError) as err:  # RuntimeError: soundfile
         print(f"create_config_files.py: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -6,33 +6,17 @@ happens later, on the device, in batches (see ``spectral.py``).
 from __future__ import annotations
 
 import math
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 import torch
-from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
 SAMPLE_RATE = 16000
 TRAIN_FIELDS = 6
 EVAL_FIELDS = 4
-
-
-@contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``, renamed onto it only when the block succeeds:
-    a crash mid-write never leaves a half-written file. The suffix is kept (audio formats)."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class DataError(Exception):
@@ -82,18 +66,19 @@ def parse_line(text: str, origin: str, fields: int) -> ConfigLine:
     return ConfigLine(origin, parts[0], parts[1], start, snr, extra, extra_start)
 
 
-def read_config(path: str | Path, fields: int, max_errors: int = 20) -> list[ConfigLine]:
-    """All examples of a config file; blank lines and lines starting with # are skipped.
+def parse_config(path: str | Path, fields: int) -> tuple[list[ConfigLine], list[str]]:
+    """The well-formed examples of a config file and a message for every bad line.
 
-    Every bad line is reported (up to ``max_errors``) in one DataError.
+    Blank lines and lines starting with # are skipped. A file that cannot be read or
+    holds no example gives no lines and one message.
     """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
-        raise DataError(f"{path}: cannot read config file ({err.strerror})") from None
+        return [], [f"{path}: cannot read config file ({err.strerror})"]
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text file") from None
+        return [], [f"{path}: not a text file"]
     lines, errors = [], []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -102,10 +87,16 @@ def read_config(path: str | Path, fields: int, max_errors: int = 20) -> list[Con
             lines.append(parse_line(line, f"{path}:{number}", fields))
         except DataError as err:
             errors.append(str(err))
+    if not lines and not errors:
+        errors.append(f"{path}: config file has no examples")
+    return lines, errors
+
+
+def read_config(path: str | Path, fields: int, max_errors: int = 20) -> list[ConfigLine]:
+    """Every example of a config file, or one DataError listing its bad lines."""
+    lines, errors = parse_config(path, fields)
     if errors:
         raise DataError(summarise(errors, max_errors))
-    if not lines:
-        raise DataError(f"{path}: config file has no examples")
     return lines
 
 
@@ -119,9 +110,11 @@ def summarise(errors: list[str], limit: int) -> str:
 def resolve(config_path: str, root: str | Path | None) -> Path:
     """Where a config path lies on disk.
 
-    Relative config paths start with the dataset's directory name
-    (``voicebank/clean_trainset_wav/p233_040.wav``); ``root`` replaces that first
-    directory, so corpora can live anywhere. Absolute paths are kept.
+    Without ``root`` the path is used as written (relative to the working directory).
+    With ``root`` (``--clean_path``/``--noise_path``), it replaces the first directory of a
+    relative path, which names the dataset in the published files
+    (``voicebank/clean_trainset_wav/p233_040.wav``), or is put before a bare file name.
+    Absolute paths are always kept.
     """
     path = PurePath(config_path)
     if path.is_absolute() or root is None:
@@ -135,8 +128,9 @@ def _mono_16k(data: np.ndarray, rate: int, path: Path) -> np.ndarray:
     if not np.all(np.isfinite(mono)):
         raise DataError(f"{path}: audio contains NaN or infinite samples")
     if rate != SAMPLE_RATE:
-        g = math.gcd(rate, SAMPLE_RATE)
-        mono = resample_poly(mono, SAMPLE_RATE // g, rate // g)
+        import soxr  # imported only when needed: most corpora are 16 kHz already
+
+        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="VHQ")
     return mono
 
 
@@ -260,6 +254,11 @@ class ExampleSet(Dataset):
         return torch.from_numpy(noisy).float(), torch.from_numpy(other).float()
 
 
+def _named(config_path: str, path: Path) -> str:
+    """A file as the config line names it and, where that differs, as looked for on disk."""
+    return config_path if Path(config_path) == path else f"{config_path} (looked for as {path})"
+
+
 def check_files(lines: list[ConfigLine], corpus: Corpus) -> tuple[list[str], int]:
     """Header-only check of every file the lines refer to.
 
@@ -287,7 +286,7 @@ def check_files(lines: list[ConfigLine], corpus: Corpus) -> tuple[list[str], int
     for line in lines:
         clean = resolve(line.clean, corpus.clean_root)
         if isinstance(found := info(clean), str):
-            problems.append(f"{line.origin}: {clean}: {found}")
+            problems.append(f"{line.origin}: {_named(line.clean, clean)}: {found}")
         noises = [(line.noise, line.noise_start_s)]
         if line.extra_noise is not None:
             noises.append((line.extra_noise, line.extra_noise_start_s))
@@ -295,9 +294,10 @@ def check_files(lines: list[ConfigLine], corpus: Corpus) -> tuple[list[str], int
             path = resolve(name, corpus.noise_root)
             found = info(path)
             if isinstance(found, str):
-                problems.append(f"{line.origin}: {path}: {found}")
+                problems.append(f"{line.origin}: {_named(name, path)}: {found}")
             elif (math.floor(start_s * found.samplerate)
                   + math.ceil(corpus.wav_len * found.samplerate / SAMPLE_RATE) > found.frames):
-                problems.append(f"{line.origin}: {path}: lasts {found.duration:.3f} s, too short "
-                                f"for {excerpt_s:.3f} s from {start_s:g} s")
+                problems.append(f"{line.origin}: {_named(name, path)}: lasts "
+                                f"{found.duration:.3f} s, too short for {excerpt_s:.3f} s from "
+                                f"{start_s:g} s")
     return problems, len(missing)

@@ -19,9 +19,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+import checkpoint
 import dataset
 import quality
-from methods import METHODS, Method, build_model, enhance, read_checkpoint
+from methods import METHODS, Method, build_model, enhance
 from model import for_inference
 from spectral import Spectral
 
@@ -31,7 +32,7 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 
 def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
     """Rebuild the model, its method and its STFT from a checkpoint alone."""
-    state = read_checkpoint(path)
+    state = checkpoint.load(path)
     config = state["model_config"]
     model = build_model(config)
     model.load_state_dict(state["model"])
@@ -84,13 +85,13 @@ def find_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
     return found
 
 
-def enhance_files(inputs: list[str], checkpoint: Path, output_dir: Path, device: torch.device,
+def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, device: torch.device,
                   overwrite: bool = False, dnsmos: bool = False, quiet: bool = False) -> list[Path]:
     """Enhance every input; refuses to overwrite existing outputs unless asked.
 
     With ``dnsmos``, also writes ``dnsmos.csv``: DNSMOS of every input and output.
     """
-    model, method, spectral = load_checkpoint(checkpoint, device)
+    model, method, spectral = load_checkpoint(checkpoint_path, device)
     jobs = find_inputs(inputs)
     existing = [str(output_dir / rel) for _, rel in jobs if (output_dir / rel).exists()]
     if existing and not overwrite:
@@ -108,7 +109,7 @@ def enhance_files(inputs: list[str], checkpoint: Path, output_dir: Path, device:
             enhanced *= 0.99 / peak
         target = output_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        with dataset.atomic(target) as tmp:
+        with checkpoint.atomic(target) as tmp:
             sf.write(tmp, enhanced, dataset.SAMPLE_RATE)
         log.info("%s -> %s (%.1f s, 16 kHz mono)", source, target, len(wave) / dataset.SAMPLE_RATE)
         written.append(target)
@@ -117,7 +118,7 @@ def enhance_files(inputs: list[str], checkpoint: Path, output_dir: Path, device:
                            **{f"{k}_noisy": v for k, v in quality.dnsmos(wave).items()},
                            **{f"{k}_enhanced": v for k, v in quality.dnsmos(enhanced).items()}})
     if scores:
-        with dataset.atomic(output_dir / "dnsmos.csv") as tmp, tmp.open("w", newline="") as f:
+        with checkpoint.atomic(output_dir / "dnsmos.csv") as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(scores[0]))
             writer.writeheader()
             writer.writerows(scores)

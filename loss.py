@@ -62,12 +62,13 @@ def signal_approximation(logits: torch.Tensor, noisy_mag: torch.Tensor,
 
 
 def mixit_loss(logits: torch.Tensor, mixture_mag: torch.Tensor, noisy_mag: torch.Tensor,
-               noise_mag: torch.Tensor) -> torch.Tensor:
+               noise_mag: torch.Tensor, per_clip: bool = True) -> torch.Tensor:
     """MixIT over magnitudes; ``logits`` is (B, 3, F, N): speech, noise a, noise b.
 
-    Estimates m_k = sigmoid(y_k) * |M|. Per clip, the better of the two
-    assignments (m0 + m1 -> |Y|, m2 -> |N|) and (m0 + m2 -> |Y|, m1 -> |N|),
-    each a sum of two mean squared errors over bins; averaged over the batch.
+    Estimates m_k = sigmoid(y_k) * |M|. Two assignments, (m0 + m1 -> |Y|, m2 -> |N|) and
+    (m0 + m2 -> |Y|, m1 -> |N|), each a sum of two mean squared errors over bins. With
+    ``per_clip`` the better one is taken for each clip, then averaged over the batch
+    (standard MixIT); otherwise the one with the lower batch mean (the reference).
     """
     est = torch.sigmoid(logits) * mixture_mag.unsqueeze(1)
     dims = (-2, -1)
@@ -75,4 +76,6 @@ def mixit_loss(logits: torch.Tensor, mixture_mag: torch.Tensor, noisy_mag: torch
              + F.mse_loss(est[:, 2], noise_mag, reduction="none").mean(dims))
     second = (F.mse_loss(est[:, 0] + est[:, 2], noisy_mag, reduction="none").mean(dims)
               + F.mse_loss(est[:, 1], noise_mag, reduction="none").mean(dims))
-    return torch.minimum(first, second).mean()
+    if per_clip:
+        return torch.minimum(first, second).mean()
+    return torch.minimum(first.mean(), second.mean())

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from argparse import Namespace
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
 import loss
-from dataset import DataError
 from model import build_cnn
 from spectral import Spectral
 
@@ -45,13 +43,18 @@ def _pn_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, clean: t
 
 def _mixit_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: torch.Tensor,
                 args: Namespace) -> StepResult:
-    """The mixture of mixtures and both of its parts share one unit-std scaling."""
+    """The mixture of mixtures at unit std; its parts share its scaling (``--mixit_scale
+    shared``) or keep their own unit std (``unit``, the reference)."""
     mixture = noisy + noise
     scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
-    mags = spectral.stft(torch.cat([mixture, noisy, noise]) / scale.repeat(3, 1)).abs()
+    parts = torch.cat([noisy, noise])
+    if args.mixit_scale == "shared":
+        parts = parts / scale.repeat(2, 1)
+    mags = spectral.stft(torch.cat([mixture / scale, parts])).abs()
     mixture_mag, noisy_mag, noise_mag = mags.chunk(3)
     logits = model(spectral.feature_of(mixture_mag)).float()
-    value = loss.mixit_loss(logits, mixture_mag, noisy_mag, noise_mag)
+    value = loss.mixit_loss(logits, mixture_mag, noisy_mag, noise_mag,
+                            per_clip=args.mixit_assignment == "clip")
     return value, value.detach()
 
 
@@ -90,17 +93,6 @@ def build_model(config: dict) -> nn.Sequential:
     method = METHODS[config["method"]]
     return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
                      method.out_channels, method.out_kernel, config["regulariser"])
-
-
-def read_checkpoint(path: Path) -> dict:
-    """A checkpoint written by pulse.py, or a DataError saying why it is not one."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # torch.load raises anything from OSError to unpickling errors
-        raise DataError(f"{path}: not a PULSE checkpoint ({err})") from None
-    if not isinstance(state, dict) or not {"model", "model_config"} <= state.keys():
-        raise DataError(f"{path}: not a PULSE checkpoint (no model or model_config)")
-    return state
 
 
 @torch.no_grad()

@@ -38,8 +38,9 @@ import loss  # noqa: E402
 from methods import METHODS, enhance  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from model import build_cnn, for_inference  # noqa: E402
-from pulse import (COMPILE_MODES, default_num_workers, keep_freed_memory,  # noqa: E402
-                   trains_channels_last)
+from pulse import COMPILE_MODES  # noqa: E402
+from runtime import keep_freed_memory  # noqa: E402
+from train import default_num_workers, trains_channels_last  # noqa: E402
 from spectral import Spectral  # noqa: E402
 
 

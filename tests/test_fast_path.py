@@ -12,7 +12,8 @@ from conftest import make_tiny_corpus
 from distributed import Launch
 from methods import METHODS, build_model, enhance
 from metric import si_snr_improvement
-from pulse import Trainer, default_num_workers, parse_args, trains_channels_last
+from pulse import parse_args
+from train import Trainer, default_num_workers, trains_channels_last
 from spectral import Spectral
 
 HYPER = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight")

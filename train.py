@@ -1,0 +1,453 @@
+"""Training, model selection and test of one run: the Trainer (one process's share of
+the work) and ``train(args)``, the epoch loop that pulse.py calls.
+
+Data flow: config lines -> ``dataset.ExampleSet`` (loader workers) -> device ->
+``methods`` step (STFT, CNN, loss) -> Adam; after every epoch the validation SI-SNRi
+picks the best model, which is finally scored on the test set. One checkpoint dict
+(``checkpoint.py``) per epoch makes every run resumable.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+from tqdm import tqdm
+
+import checkpoint
+import dataset
+import distributed
+import quality
+from checkpoint import atomic
+from methods import METHODS, Method, build_model, enhance
+from metric import si_snr
+from model import for_inference
+from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
+from spectral import Spectral
+
+log = logging.getLogger("pulse")
+
+MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
+              "feature")
+"""Arguments that define a trained model; stored in every checkpoint."""
+
+
+def trains_channels_last(device: torch.device) -> bool:
+    """Whether channels-last training is the faster memory format on ``device``.
+
+    On CUDA it is the layout tensor-core convolutions prefer. Measured with the blocks-2
+    CNN on CPUs: faster on an AVX-512 one, 1.1x slower on an AVX2-only one, whose oneDNN
+    channels-last weight gradient is 3x slower.
+    """
+    return device.type == "cuda" or torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def new_run_dir(method: str) -> Path:
+    base = Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def load_lines(args: argparse.Namespace,
+               corpus: dataset.Corpus) -> dict[str, list[dataset.ConfigLine]]:
+    """Every example of the three config files, after checking each line's format and every
+    audio file the well-formed lines name: all problems in one message, before training."""
+    uses_noise_example = METHODS[args.method].second(args) != "clean"  # fields 5-6
+    fields = {"train": dataset.TRAIN_FIELDS if uses_noise_example else dataset.EVAL_FIELDS,
+              "val": dataset.EVAL_FIELDS, "test": dataset.EVAL_FIELDS}
+    names = {"train": args.train_fname, "val": args.val_fname, "test": args.test_fname}
+    problems, missing, lines = [], 0, {}
+    for split, name in names.items():
+        lines[split], format_errors = dataset.parse_config(name, fields[split])
+        file_problems, split_missing = dataset.check_files(lines[split], corpus)
+        problems += format_errors + file_problems
+        missing += split_missing
+    if not problems:
+        return lines
+    message = dataset.summarise(problems, 20)
+    if missing:
+        message += (f"\n{missing} audio files are missing. Config paths are read from the "
+                    "working directory unless --clean_path/--noise_path name the datasets' "
+                    "folders. Get VoiceBank and DEMAND with `bash download.sh`, or try the "
+                    "built-in corpus with `python pulse.py --demo`.")
+    raise dataset.DataError(message)
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+class Trainer:
+    """One process's share of training, validation and test."""
+
+    def __init__(self, args: argparse.Namespace, launch: distributed.Launch, device: torch.device):
+        self.args, self.launch, self.device = args, launch, device
+        self.method: Method = METHODS[args.method]
+        self.spectral = Spectral(args.frame_len, args.feature)
+        self.model_config = {key: getattr(args, key) for key in MODEL_KEYS}
+        self.model = build_model(self.model_config).to(device)
+        if args.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.train_model: nn.Module = self.model
+        if launch.world_size > 1:
+            self.train_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        if args.compile:
+            self.train_model = torch.compile(self.train_model, mode=args.compile)
+        self.optimizer = torch.optim.Adam(self.model.parameters(),
+                                          lr=args.lr_per_GPU * launch.world_size)
+        self.bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
+        workers = default_num_workers() if args.num_workers is None else args.num_workers
+        self.loader_options = dict(num_workers=workers, pin_memory=device.type == "cuda",
+                                   persistent_workers=workers > 0)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def inference_model(self) -> nn.Module:
+        """An inference copy of the current weights (see ``model.for_inference``)."""
+        return for_inference(self.model, self.device)
+
+    def train_loader(self, data: dataset.ExampleSet) -> tuple[DataLoader, DistributedSampler]:
+        sampler = DistributedSampler(data, self.launch.world_size, self.launch.rank,
+                                     shuffle=True, seed=self.args.seed)
+        lines = max(1, self.args.batch_size // self.method.clips_per_line)
+        loader = DataLoader(data, batch_size=lines, sampler=sampler,
+                            worker_init_fn=_seed_worker, **self.loader_options)
+        return loader, sampler
+
+    def train_epoch(self, loader: DataLoader, epoch: int) -> float:
+        """One pass over this rank's share; returns the mean reported loss over all ranks."""
+        self.train_model.train()
+        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        first_bad = torch.tensor(-1, device=self.device)
+        batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
+        for step, (noisy, second) in enumerate(batches):
+            noisy = noisy.to(self.device, non_blocking=True)
+            second = second.to(self.device, non_blocking=True)
+            with self.autocast():
+                objective, reported = self.method.step(self.train_model, self.spectral, noisy,
+                                                       second, self.args)
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            self.optimizer.step()
+            total[0] += reported
+            total[1] += 1
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(reported), step, first_bad)
+        distributed.all_sum(total)
+        if first_bad.item() >= 0 or not torch.isfinite(total[0]):
+            raise FloatingPointError(
+                f"the training loss became NaN or infinite at step {first_bad.item()} of epoch "
+                f"{epoch}; stopped, the checkpoints of earlier epochs are kept (try a lower "
+                "--lr_per_GPU)")
+        return (total[0] / total[1].clamp_min(1)).item()
+
+    def eval_loader(self, data: dataset.ExampleSet) -> DataLoader:
+        """This rank's share of an evaluation set; kept for the whole run (workers persist)."""
+        mine = Subset(data, distributed.shard(len(data), self.launch))
+        return DataLoader(mine, batch_size=self.args.eval_batch_size or self.args.batch_size,
+                          **self.loader_options)
+
+    @torch.no_grad()
+    def evaluate(self, loader: DataLoader, desc: str,
+                 keep_examples: bool = False) -> tuple[float, list[dict]]:
+        """Mean SI-SNRi (dB) over every example of the set, each scored on exactly one rank,
+        and, if asked, every example's scores (SI-SNR in and out, --metrics), on every rank."""
+        model = self.inference_model()
+        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        examples = []
+        indices = iter(loader.dataset.indices)
+        for noisy, clean in progress(loader, desc, self.args.quiet or not self.launch.is_main):
+            noisy = noisy.to(self.device, non_blocking=True)
+            clean = clean.to(self.device, non_blocking=True)
+            with self.autocast():
+                estimate = enhance(model, self.method, self.spectral, noisy)
+            before, after = si_snr(noisy, clean), si_snr(estimate, clean)
+            total[0] += (after - before).sum()
+            total[1] += len(noisy)
+            if keep_examples:
+                for i, (b, a) in enumerate(zip(before.tolist(), after.tolist())):
+                    row = {"index": next(indices), "input_si_snr_db": b, "output_si_snr_db": a}
+                    if self.args.metrics:
+                        row.update(quality.score(self.args.metrics, *(
+                            x[i].double().cpu().numpy() for x in (estimate, noisy, clean))))
+                    examples.append(row)
+        distributed.all_sum(total)
+        if keep_examples:
+            examples = sorted(distributed.gather(examples), key=lambda row: row["index"])
+        return (total[0] / total[1]).item(), examples
+
+    def resume(self, state: dict, path: Path) -> tuple[int, dict, list[dict]]:
+        """Restore weights, optimiser and random states from a ``last.pt`` checkpoint;
+        returns (first epoch to run, best so far, history)."""
+        if state["model_config"] != self.model_config:
+            raise UsageError(f"{path} holds a model {state['model_config']}, which differs "
+                             f"from the one asked for {self.model_config}; use another --out_dir")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        return state["epoch"] + 1, state["best"], state["history"]
+
+    def checkpoint(self, epoch: int, best: dict, history: list[dict]) -> dict:
+        return {"model": self.model.state_dict(), "model_config": self.model_config,
+                "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best": best,
+                "history": history, "args": _jsonable(vars(self.args)),
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                        "torch": torch.get_rng_state()}}
+
+
+def local_processes() -> int:
+    """Training processes sharing this machine's cores."""
+    for key in ("LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"):
+        value = os.environ.get(key, "").split("(")[0]
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def default_num_workers() -> int:
+    """Loader workers per training process: half its share of the cores, 1 to 8.
+
+    One worker builds about 300 training lines of 3.125 s clips a second on a GPU host's
+    core. For an H100 training the blocks-2 CNN in bf16 (9 ms a step of 8 lines), 4 workers
+    (7.9 ms a batch) barely keep pace and 8 (3.1 ms) leave a margin.
+    """
+    return min(8, max(1, (os.cpu_count() or 2) // (2 * max(1, local_processes()))))
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2 ** 32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
+def better(value: float, best: float | None) -> bool:
+    return math.isfinite(value) and (best is None or value > best)
+
+
+def write_metrics(path: Path, history: list[dict]) -> None:
+    """Rewrite the per-epoch CSV from the run's history (atomic, so resumes stay exact)."""
+    with atomic(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+PROGRESS_EVERY_S = 15.0
+"""Seconds between progress lines when stderr is not a terminal (CI, nohup, notebooks)."""
+
+
+def progress(iterable, desc: str, quiet: bool):
+    """A progress bar on an interactive terminal; elsewhere a logged line with the rate and
+    the time left every ``PROGRESS_EVERY_S`` seconds. Nothing when ``quiet``."""
+    if quiet or sys.stderr.isatty():
+        yield from tqdm(iterable, desc=desc, leave=False, disable=quiet)
+        return
+    total = len(iterable) if hasattr(iterable, "__len__") else None
+    started = last = time.monotonic()
+    for done, item in enumerate(iterable, 1):
+        yield item
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY_S:
+            last = now
+            rate = done / (now - started)
+            left = f", {(total - done) / rate:.0f} s left" if total else ""
+            log.info("%s: %d/%s batches, %.2f batches/s%s", desc, done, total or "?", rate, left)
+
+
+def write_examples(path: Path, lines: list[dataset.ConfigLine], examples: list[dict]) -> None:
+    """test_examples.csv: one row per test line with its scores."""
+    extra = [key for key in examples[0] if key not in ("index", "input_si_snr_db",
+                                                        "output_si_snr_db")]
+    with atomic(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["line", "clean", "noise", "snr_db", "input_si_snr_db",
+                         "output_si_snr_db", "si_snri_db", *extra])
+        for row in examples:
+            line = lines[row["index"]]
+            before, after = row["input_si_snr_db"], row["output_si_snr_db"]
+            writer.writerow([line.origin, line.clean, line.noise, line.snr_db, f"{before:.4f}",
+                             f"{after:.4f}", f"{after - before:.4f}",
+                             *(f"{row[key]:.4f}" for key in extra)])
+
+
+def summarise_examples(examples: list[dict]) -> dict:
+    """Mean, median and central 95 % interval of the SI-SNRi; means of --metrics over the
+    examples that could be scored, and how many could not (``unscored``)."""
+    improvements = np.array([r["output_si_snr_db"] - r["input_si_snr_db"] for r in examples])
+    summary = {"si_snri_db": {"mean": float(improvements.mean()),
+                              "median": float(np.median(improvements)),
+                              "interval_95": [float(v) for v in
+                                              np.percentile(improvements, [2.5, 97.5])]}}
+    unscored = {}
+    for key in examples[0]:
+        if key not in ("index", "input_si_snr_db", "output_si_snr_db"):
+            values = np.array([r[key] for r in examples], dtype=float)
+            finite = np.isfinite(values)
+            summary[key] = float(values[finite].mean()) if finite.any() else math.nan
+            if not finite.all():
+                unscored[key] = int((~finite).sum())
+    if unscored:
+        summary["unscored"] = unscored
+        log.warning("examples that could not be scored (silent or too short): %s", unscored)
+    return summary
+
+
+def draw_figures(out_dir: Path, trainer: "Trainer", test_set: dataset.ExampleSet,
+                 count: int = 3) -> None:
+    """training_curves.png, and example_K.png for the first test examples."""
+    import plots
+
+    plots.plot_curves(out_dir / "metrics.csv", out_dir / "training_curves.png")
+    spectral, model = trainer.spectral, trainer.inference_model()
+    for k in range(min(count, len(test_set))):
+        noisy, clean = (x[None].to(trainer.device) for x in test_set[k])
+        with torch.no_grad():
+            spec = spectral.stft(noisy)
+            mask = trainer.method.mask(model(spectral.feature_of(spec.abs())).float())
+        panels = {"noisy": spec.abs(), "clean": spectral.stft(clean).abs(),
+                  "enhanced": (mask * spec).abs(), "mask": mask}
+        plots.plot_example({name: value[0].cpu().numpy() for name, value in panels.items()},
+                           f"{test_set.lines[k].origin} ({trainer.args.method})",
+                           out_dir / f"example_{k + 1}.png", spectral.hop / dataset.SAMPLE_RATE)
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train, select and test as ``args`` asks; returns the exit status."""
+    launch = distributed.detect_launch() if args.dist else distributed.Launch()
+    if args.compile == "reduce-overhead" and launch.world_size > 1:
+        raise UsageError("--compile reduce-overhead works in one process only; use --compile "
+                         "default with several processes")
+    device = pick_device(args.device, launch)
+    if args.channels_last is None:
+        args.channels_last = trains_channels_last(device)
+    if device.type == "cpu":
+        keep_freed_memory()
+        if launch.world_size > 1:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes()))
+    setup_logging(launch.is_main)
+    if args.prefix:
+        log.info("--prefix is no longer needed: the master host comes from SLURM_JOB_NODELIST")
+    distributed.init(launch, device)
+    if args.demo and launch.is_main:
+        from demo_corpus import ensure_demo_corpus
+        ensure_demo_corpus(Path("demo_data"), wav_len=args.wav_len)
+    distributed.barrier()
+
+    quality.require(args.metrics)
+    corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
+    lines = load_lines(args, corpus)
+    log.info("config files: %d training, %d validation, %d test examples; all files checked",
+             *(len(lines[s]) for s in ("train", "val", "test")))
+    if args.check_only:
+        distributed.shutdown()
+        return 0
+    out_dir = args.out_dir or new_run_dir(args.method)
+    if launch.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        setup_logging(True, out_dir / "train.log")
+
+    seed_everything(args.seed)
+    if args.fix_seed:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.backends.cudnn.benchmark = True
+    trainer = Trainer(args, launch, device)
+    seed_everything(args.seed + launch.rank)
+    method = trainer.method
+    train_set = dataset.ExampleSet(lines["train"], corpus, method.second(args))
+    loader, sampler = trainer.train_loader(train_set)
+    val_loader = trainer.eval_loader(dataset.ExampleSet(lines["val"], corpus))
+
+    start_epoch, best, history = 1, {"val_si_snri_db": None, "epoch": 0, "model": None}, []
+    last_path = out_dir / "last.pt"
+    if last_path.exists():
+        start_epoch, best, history = trainer.resume(checkpoint.load(last_path), last_path)
+        log.info("resuming %s after epoch %d", out_dir, start_epoch - 1)
+    resumed = distributed.all_sum(torch.tensor([start_epoch, 1.0], dtype=torch.float64,
+                                               device=device))
+    if resumed[0].item() != start_epoch * resumed[1].item():
+        raise UsageError(f"the processes disagree on where to resume: {last_path} must be "
+                         "visible to every process (a shared file system)")
+    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, output in %s", args.method,
+             device, launch.world_size, args.lr_per_GPU * launch.world_size,
+             sum(p.numel() for p in trainer.model.parameters()), out_dir)
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        started = time.time()
+        sampler.set_epoch(epoch)
+        train_loss = trainer.train_epoch(loader, epoch)
+        train_seconds = time.time() - started
+        val, _ = trainer.evaluate(val_loader, "validation")
+        if better(val, best["val_si_snri_db"]):
+            best = {"val_si_snri_db": val, "epoch": epoch,
+                    "model": {k: v.detach().cpu().clone()
+                              for k, v in trainer.model.state_dict().items()}}
+        seconds = time.time() - started
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_si_snri_db": val,
+                        "seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"],
+                        "train_clips_per_s": round(len(train_set) * method.clips_per_line
+                                                   / train_seconds, 2)})
+        log.info("epoch %d/%d: train %s %.4f, validation SI-SNRi %.3f dB (best %.3f dB, epoch "
+                 "%d), %.1f s", epoch, args.epochs, method.loss_name,
+                 train_loss, val, best["val_si_snri_db"] or float("nan"), best["epoch"], seconds)
+        if launch.is_main:
+            state = trainer.checkpoint(epoch, best, history)
+            if best["epoch"] == epoch:
+                checkpoint.save({**state, "model": best["model"]}, out_dir / "best.pt")
+            checkpoint.save(state, last_path)
+            write_metrics(out_dir / "metrics.csv", history)
+
+    if best["model"] is None:
+        raise FloatingPointError("no epoch gave a finite validation SI-SNRi")
+    trainer.model.load_state_dict(best["model"])
+    test_set = dataset.ExampleSet(lines["test"], corpus)
+    test, examples = trainer.evaluate(trainer.eval_loader(test_set), "test", keep_examples=True)
+    summaries = {"test_summary": summarise_examples(examples)}
+    if args.metrics:  # the best model's validation set, scored like the test set
+        _, val_examples = trainer.evaluate(val_loader, "validation metrics", keep_examples=True)
+        summaries["val_summary"] = summarise_examples(val_examples)
+    if launch.is_main:
+        write_examples(out_dir / "test_examples.csv", lines["test"], examples)
+        if args.metrics:
+            write_examples(out_dir / "val_examples.csv", lines["val"], val_examples)
+        results = {"method": args.method, "val_si_snri_db": best["val_si_snri_db"],
+                   "test_si_snri_db": test, "best_epoch": best["epoch"], **summaries,
+                   "world_size": launch.world_size, "device": str(device), "seed": args.seed,
+                   "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                                "numpy": np.__version__},
+                   "args": _jsonable(vars(args))}
+        with atomic(out_dir / "results.json") as tmp:
+            tmp.write_text(json.dumps(results, indent=2) + "\n")
+        draw_figures(out_dir, trainer, test_set)
+        log.info("best epoch %d; results in %s", best["epoch"], out_dir)
+        print(f"validation SI-SNRi: {best['val_si_snri_db']:.4f} dB")
+        print(f"test SI-SNRi: {test:.4f} dB", flush=True)
+    del trainer, loader, val_loader
+    distributed.shutdown()
+    return 0
