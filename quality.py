@@ -27,19 +27,38 @@ def require(names: list[str]) -> None:
                             ) from None
 
 
-def _pesq(estimate: np.ndarray, clean: np.ndarray) -> float:
-    from pesq import PesqError, pesq
-
+def _intrusive(metric, estimate: np.ndarray, clean: np.ndarray) -> float:
+    """``metric(estimate, clean)``, or NaN where it is undefined: a silent estimate or
+    reference (which a collapsed model produces) or a clip too short for the metric."""
+    if not (np.any(estimate) and np.any(clean)):
+        return math.nan
     try:
-        return float(pesq(SAMPLE_RATE, clean, estimate, "wb"))
-    except PesqError:  # e.g. no utterance detected in a silent clip
+        return float(metric(estimate, clean))
+    except (ValueError, IndexError, ArithmeticError, RuntimeError):
+        # pesq: ValueError on NaN levels, PesqError (a RuntimeError) for no utterance or a
+        # buffer under 0.25 s; pystoi: numpy's AxisError for fewer frames than it needs
         return math.nan
 
 
-def _stoi(estimate: np.ndarray, clean: np.ndarray, extended: bool) -> float:
+def _pesq(estimate: np.ndarray, clean: np.ndarray) -> float:
+    from pesq import pesq
+
+    return pesq(SAMPLE_RATE, clean, estimate, "wb")
+
+
+def _stoi(estimate: np.ndarray, clean: np.ndarray) -> float:
     from pystoi import stoi
 
-    return float(stoi(clean, estimate, SAMPLE_RATE, extended=extended))
+    return stoi(clean, estimate, SAMPLE_RATE)
+
+
+def _estoi(estimate: np.ndarray, clean: np.ndarray) -> float:
+    from pystoi import stoi
+
+    return stoi(clean, estimate, SAMPLE_RATE, extended=True)
+
+
+_INTRUSIVE = {"pesq": _pesq, "stoi": _stoi, "estoi": _estoi}
 
 
 def dnsmos(wave: np.ndarray) -> dict[str, float]:
@@ -54,14 +73,13 @@ def dnsmos(wave: np.ndarray) -> dict[str, float]:
 
 def score(names: list[str], estimate: np.ndarray, noisy: np.ndarray,
           clean: np.ndarray) -> dict[str, float]:
-    """Each asked metric of the noisy input and of the enhanced output, e.g. pesq_noisy."""
+    """Each asked metric of the noisy input and of the enhanced output, e.g. pesq_noisy;
+    NaN where an intrusive metric is undefined for the clip (see ``_intrusive``)."""
     out: dict[str, float] = {}
     for kind, wave in (("noisy", noisy), ("enhanced", estimate)):
         for name in names:
-            if name == "pesq":
-                out[f"pesq_{kind}"] = _pesq(wave, clean)
-            elif name in ("stoi", "estoi"):
-                out[f"{name}_{kind}"] = _stoi(wave, clean, extended=name == "estoi")
+            if name in _INTRUSIVE:
+                out[f"{name}_{kind}"] = _intrusive(_INTRUSIVE[name], wave, clean)
             else:
                 out.update({f"{key}_{kind}": v for key, v in dnsmos(wave).items()})
     return out

@@ -57,3 +57,24 @@ def test_metrics_in_a_run(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert 0 < results["test_summary"]["stoi_noisy"] <= 1
     assert 1 <= results["val_summary"]["pesq_enhanced"] <= 4.7
+
+
+@pytest.mark.parametrize("estimate", [np.zeros(48000), np.zeros(100)], ids=["silent", "short"])
+def test_undefined_scores_are_missing_not_a_crash(estimate):
+    """A collapsed model's silent output, or a clip too short to score, is NaN."""
+    clean, noisy = _pair()
+    clean, noisy = clean[:len(estimate)], noisy[:len(estimate)]
+    scores = quality.score(["pesq", "stoi", "estoi"], estimate, noisy, clean)
+    assert all(np.isnan(scores[f"{name}_enhanced"]) for name in ("pesq", "stoi", "estoi"))
+    if len(estimate) > 16000:
+        assert scores["pesq_noisy"] > 1 and scores["stoi_noisy"] > 0.4
+
+
+def test_summary_counts_unscored_examples():
+    from train import summarise_examples
+
+    rows = [{"index": i, "input_si_snr_db": 0.0, "output_si_snr_db": 1.0,
+             "pesq_enhanced": value} for i, value in enumerate([2.0, float("nan"), 3.0])]
+    summary = summarise_examples(rows)
+    assert summary["pesq_enhanced"] == pytest.approx(2.5)
+    assert summary["unscored"] == {"pesq_enhanced": 1}
