@@ -60,7 +60,7 @@ def make_tiny_corpus(root: Path, n_train: int = 6, n_eval: int = 3, noise_s: flo
     names = []
     for i in range(n_train + 2 * n_eval):
         wave = real_speech(SPEECH_FILES[i % 2])
-        start = 4000 + 1500 * i
+        start = (4000 + 1500 * i) % (len(wave) - speech_len)
         sf.write(speech_dir / f"u{i:02d}.wav", wave[start:start + speech_len], 16000)
         names.append(f"speech/u{i:02d}.wav")
     sf.write(noise_dir / "pink.wav", pink_noise(rng, int(noise_s * 16000)), 16000)

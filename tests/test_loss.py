@@ -51,7 +51,8 @@ def test_pu_risks_unweighted_is_plain_sigmoid_loss(normalise):
 def test_nn_objective_follows_kiryo():
     r_plus, r_minus = torch.tensor(0.3), torch.tensor(-0.2)
     assert loss.pu_objective(r_plus, r_minus, "unbiased").item() == pytest.approx(0.1)
-    assert loss.pu_objective(r_plus, r_minus, "nn", beta=0.0, gamma=0.5).item() == pytest.approx(0.1)
+    # R- = -0.2 < -beta: the correction step -gamma * R-, not R+ + R- (= 0.1)
+    assert loss.pu_objective(r_plus, r_minus, "nn", beta=0.0, gamma=0.25).item() == pytest.approx(0.05)
     assert loss.pu_objective(r_plus, r_minus, "nn", beta=0.3).item() == pytest.approx(0.1)
     positive = torch.tensor(0.2)
     assert loss.pu_objective(r_plus, positive, "nn").item() == pytest.approx(0.5)
@@ -85,3 +86,16 @@ def test_mixit_picks_the_better_assignment_per_clip():
     expected = (0.0 + min(first_for_clip1, second_for_clip1)) / 2
     value = loss.mixit_loss(logits, mixture, noisy, noise_off).item()
     assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_mixit_batch_assignment_is_one_choice_for_all_clips():
+    """The reference's variant: the assignment with the lower batch mean, for every clip."""
+    s = [sig(1.0), sig(-1.0), sig(0.5)]
+    logits = torch.tensor([1.0, -1.0, 0.5]).view(1, 3, 1, 1).repeat(2, 1, 1, 1)
+    mixture = torch.full((2, 1, 1), 2.0)
+    noisy = torch.tensor([[[2 * (s[0] + s[1])]], [[2 * (s[0] + s[2])]]])
+    noise = torch.tensor([[[2 * s[2]]], [[2 * s[1]]]])
+    mismatch = (2 * s[1] - 2 * s[2]) ** 2 * 2  # the wrong assignment's error on one clip
+    value = loss.mixit_loss(logits, mixture, noisy, noise, per_clip=False).item()
+    assert value == pytest.approx(mismatch / 2, rel=1e-5)
+    assert loss.mixit_loss(logits, mixture, noisy, noise, per_clip=True).item() < value
