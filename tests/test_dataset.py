@@ -56,6 +56,12 @@ def test_resolve_replaces_the_dataset_directory(tmp_path):
     assert dataset.resolve("voicebank/clean/a.wav", tmp_path / "vb") == tmp_path / "vb/clean/a.wav"
     assert dataset.resolve("voicebank/clean/a.wav", "voicebank") == dataset.Path("voicebank/clean/a.wav")
     assert dataset.resolve("/abs/a.wav", "x") == dataset.Path("/abs/a.wav")
+    assert dataset.resolve("n.wav", tmp_path / "noise") == tmp_path / "noise/n.wav"
+
+
+def test_resolve_without_a_dataset_folder_keeps_the_path_as_written():
+    assert dataset.resolve("clean/x.wav", None) == dataset.Path("clean/x.wav")
+    assert dataset.resolve("s.wav", None) == dataset.Path("s.wav")
 
 
 def _write_pair(tmp_path, noise_rate=16000, channels=1):

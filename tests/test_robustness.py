@@ -74,6 +74,7 @@ def test_nan_samples_are_named(tmp_path, workers):
 
 
 def test_check_only_reports_all_problems_at_once(tmp_path):
+    """A malformed line does not hide the file problems of the well-formed ones."""
     corpus = make_tiny_corpus(tmp_path)
     lines = corpus.train.read_text().splitlines()
     lines[1] = lines[1].replace("speech/", "speech/missing_")
@@ -83,13 +84,20 @@ def test_check_only_reports_all_problems_at_once(tmp_path):
     result = pulse(*TINY_RUN, *corpus.options(), "--check_only", "--out_dir", str(tmp_path / "o"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "tiny_train_set.txt:5: expected 6 fields" in result.stderr
-    assert not (tmp_path / "o").exists()
-    lines[4] = lines[5]
-    corpus.train.write_text("\n".join(lines) + "\n")
-    result = pulse(*TINY_RUN, *corpus.options(), "--check_only", "--out_dir", str(tmp_path / "o"))
-    assert "tiny_train_set.txt:2:" in result.stderr and "does not exist" in result.stderr
+    assert "tiny_train_set.txt:2: speech/missing_u01.wav (looked for as " in result.stderr
+    assert "does not exist" in result.stderr
     assert "tiny_train_set.txt:4:" in result.stderr and "too short" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_config_paths_are_used_as_written_without_dataset_options(tmp_path):
+    """Lines naming speech/... and noise/... work from their folder with no --clean_path."""
+    corpus = make_tiny_corpus(tmp_path)
+    options = [*TINY_RUN, *corpus.options()[:6], "--check_only"]
+    assert pulse(*options, cwd=corpus.root).returncode == 0
+    elsewhere = pulse(*options, cwd=tmp_path.parent)
+    assert elsewhere.returncode == 1 and "Traceback" not in elsewhere.stderr
+    assert "tiny_train_set.txt:1: speech/u00.wav: file does not exist" in elsewhere.stderr
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_epoch(tiny_corpus, tmp_path, capsys,
