@@ -22,7 +22,7 @@ from scipy.signal import butter, lfilter, sosfilt
 from create_config_files import NoiseFile, make_config_lines, write_config_files
 
 SAMPLE_RATE = 16000
-VERSION = 1
+VERSION = 2
 VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240],
                    [530, 1840, 2480], [570, 840, 2410], [660, 1720, 2410]], dtype=float)
 NOISE_ENVIRONMENTS = ("PINK", "TRAFFIC", "BABBLE", "HUM", "KNOCKS", "MACHINE")
@@ -168,8 +168,8 @@ class DemoCorpus:
     test: Path
 
 
-def ensure_demo_corpus(root: Path = Path("demo_data"), wav_len: int = 32000, n_trainval: int = 240,
-                       n_val: int = 40, n_test: int = 40, noise_s: float = 60.0,
+def ensure_demo_corpus(root: Path = Path("demo_data"), wav_len: int = 16000, n_trainval: int = 240,
+                       n_val: int = 40, n_test: int = 40, noise_s: float = 30.0,
                        seed: int = 0) -> DemoCorpus:
     """Generate the demo corpus under ``root`` unless the same one is already there."""
     settings = dict(version=VERSION, wav_len=wav_len, n_trainval=n_trainval, n_val=n_val,
@@ -180,6 +180,7 @@ def ensure_demo_corpus(root: Path = Path("demo_data"), wav_len: int = 32000, n_t
     if stamp.exists() and json.loads(stamp.read_text()) == settings:
         return corpus
     rng = np.random.default_rng(seed)
+    clip_s = wav_len / SAMPLE_RATE  # utterances about a clip long: longer ones are cut
     speakers = _speakers(rng, 12)
     trainval, test = [], []
     for index in range(n_trainval + n_test):
@@ -187,7 +188,7 @@ def ensure_demo_corpus(root: Path = Path("demo_data"), wav_len: int = 32000, n_t
         speaker_id = 10 + index % 2 if is_test else index % 10
         name = f"{'test' if is_test else 'trainval'}/s{speaker_id:02d}_{index:04d}.wav"
         _write(corpus.clean_path / name,
-               speech_utterance(rng, speakers[speaker_id], rng.uniform(1.5, 3.2)))
+               speech_utterance(rng, speakers[speaker_id], clip_s * rng.uniform(0.8, 1.3)))
         (test if is_test else trainval).append(f"demo_speech/{name}")
     noises = []
     for kind in NOISE_ENVIRONMENTS:

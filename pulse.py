@@ -29,7 +29,8 @@ log = logging.getLogger("pulse")
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 """``torch.compile`` modes that ``--compile`` accepts."""
-DEMO_SETTINGS = dict(epochs=12, batch_size=8, wav_len=32000, frame_len=512, lr_per_GPU=1e-3)
+DEMO_SETTINGS = dict(epochs=12, batch_size=8, wav_len=16000, frame_len=512, lr_per_GPU=1e-3,
+                     blocks=1)
 """Demo-sized settings that ``--demo`` uses for options left at their defaults."""
 
 
