@@ -124,7 +124,9 @@ def resolve(config_path: str, root: str | Path | None) -> Path:
 
 
 def _mono_16k(data: np.ndarray, rate: int, path: Path) -> np.ndarray:
-    mono = data.mean(axis=1) if data.ndim == 2 else data
+    """(T, channels) samples at ``rate`` -> channel mean at 16 kHz (soxr, very high quality)."""
+    # a matrix product: numpy's mean over a short axis is about 10x slower
+    mono = data @ np.full(data.shape[1], 1 / data.shape[1]) if data.ndim == 2 else data
     if not np.all(np.isfinite(mono)):
         raise DataError(f"{path}: audio contains NaN or infinite samples")
     if rate != SAMPLE_RATE:
