@@ -1,20 +1,54 @@
-"""End to end: tiny real runs of pulse.py as users start it."""
+"""End to end: tiny real runs of pulse.py as users start it.
+
+``pulse()`` runs the command line in this process (``pulse.main``, the same code path as the
+script, without paying PyTorch's import for every run); tests that need a real process
+(signals, several processes, the script's own start-up) use ``pulse_process()``.
+"""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 import torch
 
+import pulse as entry
 from conftest import ROOT, TINY_RUN
 
 PYTHON = sys.executable
 
 
-def pulse(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, str(ROOT / "pulse.py"), *args], cwd=cwd, env=env,
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def pulse(*args: str, cwd=ROOT) -> Result:
+    """``python pulse.py ARGS`` in this process: exit status, standard output and error."""
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = entry.main(list(args))
+            except SystemExit as exit_:  # argparse errors and --help
+                code = exit_.code or 0
+    finally:
+        os.chdir(here)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def pulse_process(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    """``python pulse.py ARGS`` as a separate process."""
+    return subprocess.run([PYTHON, str(ROOT / "pulse.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -40,7 +74,7 @@ def test_tiny_run_of_each_method(method, tiny_corpus, tmp_path):
 
 
 def test_help_lists_every_reference_option():
-    text = pulse("--help").stdout
+    text = pulse_process("--help").stdout
     for option in ("--epochs", "--batch_size", "--beta", "--gamma", "--p", "--mode", "--prior",
                    "--frame_len", "--dist", "--prefix", "--fix_seed", "--wav_len", "--lr_per_GPU",
                    "--blocks", "--channels", "--droprate", "--fcblocks", "--method",
