@@ -9,6 +9,12 @@ the training speech files; test speech is its own set; a fixed seed.
     python create_config_files.py --name mine --trainval 'mine/train/**/*.wav' \\
         --test 'mine/test/**/*.wav' --noise 'mynoise/**/*.wav' --n_val 100
 
+From recordings alone (noisy speech and noise, no clean speech), it writes training and
+validation files of ``REC noisy_file noisy_start_s noise_file noise_start_s`` lines, with
+whole files held out for validation (see ``make_recording_lines``):
+
+    python create_config_files.py --name field --noisy 'noisy/**/*.wav' --noise 'noise/**/*.wav'
+
 Paths are written as found, so pulse.py reads them from the same working directory.
 """
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 import soundfile as sf
 
 from checkpoint import atomic
+from dataset import RECORDING_TAG
 
 SNR_RANGE_DB = (-5.0, 10.0)
 TEST_NOISE_SHARE = 0.1
@@ -31,12 +38,16 @@ SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
-class NoiseFile:
+class AudioFile:
     path: str
     duration_s: float
 
 
-def _start(rng: random.Random, noise: NoiseFile, excerpt_s: float, test: bool) -> float:
+VAL_FILE_SHARE = 0.1
+"""Share of the recordings (noisy and noise files each) held out whole for validation."""
+
+
+def _start(rng: random.Random, noise: AudioFile, excerpt_s: float, test: bool) -> float:
     split_s = noise.duration_s * (1 - TEST_NOISE_SHARE)
     low, high = (split_s, noise.duration_s - excerpt_s) if test else (0.0, split_s - excerpt_s)
     if high < low:
@@ -45,7 +56,7 @@ def _start(rng: random.Random, noise: NoiseFile, excerpt_s: float, test: bool) -
     return rng.uniform(low, high)
 
 
-def make_config_lines(trainval: list[str], test: list[str], noises: list[NoiseFile], n_val: int,
+def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFile], n_val: int,
                       excerpt_s: float, seed: int) -> tuple[list[str], list[str], list[str]]:
     """(train, validation, test) config lines; trainval and test are speech paths."""
     if not 0 < n_val < len(trainval):
@@ -71,11 +82,50 @@ def make_config_lines(trainval: list[str], test: list[str], noises: list[NoiseFi
             [line(s, True, False) for s in sorted(test)])
 
 
-def write_config_files(name: str, lines: tuple[list[str], list[str], list[str]],
+def make_recording_lines(noisy: list[AudioFile], noises: list[AudioFile], n_val: int,
+                         excerpt_s: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, validation) recordings lines ``REC noisy start noise start``.
+
+    Every noisy recording is cut into consecutive excerpts (one, zero-padded when read,
+    if it is shorter than an excerpt), each paired with a random excerpt of a random
+    noise recording. A tenth of the noisy and of the noise files (at least one each) are
+    held out whole: validation pairs only those, at most ``n_val`` excerpts of them.
+    """
+    for kind, files in (("noisy", noisy), ("noise", noises)):
+        if len(files) < 2:
+            raise ValueError(f"{len(files)} {kind} recording(s): at least 2 are needed, so "
+                             "that validation can hold out whole files")
+    rng = random.Random(seed)
+
+    def split(files: list[AudioFile]) -> tuple[list[AudioFile], list[AudioFile]]:
+        shuffled = sorted(files, key=lambda f: f.path)
+        rng.shuffle(shuffled)
+        held = max(1, round(VAL_FILE_SHARE * len(files)))
+        return (sorted(shuffled[held:], key=lambda f: f.path),
+                sorted(shuffled[:held], key=lambda f: f.path))
+
+    def lines(noisy_files: list[AudioFile], noise_files: list[AudioFile]) -> list[str]:
+        out = []
+        for recording in noisy_files:
+            for k in range(max(1, int(recording.duration_s // excerpt_s))):
+                noise = rng.choice(noise_files)
+                start = rng.uniform(0.0, max(0.0, noise.duration_s - excerpt_s))
+                out.append(f"{RECORDING_TAG} {recording.path} {k * excerpt_s:.4f} "
+                           f"{noise.path} {start:.4f}")
+        return out
+
+    (train_noisy, val_noisy), (train_noise, val_noise) = split(noisy), split(noises)
+    train, val = lines(train_noisy, train_noise), lines(val_noisy, val_noise)
+    if len(val) > n_val:
+        val = [val[i] for i in sorted(rng.sample(range(len(val)), n_val))]
+    return train, val
+
+
+def write_config_files(name: str, lines: dict[str, list[str]],
                        out_dir: Path = Path(".")) -> list[Path]:
-    """Write ``{name}_{train,val,test}_set.txt``."""
+    """Write ``{name}_{split}_set.txt`` for every split of ``lines``."""
     paths = []
-    for split, split_lines in zip(("train", "val", "test"), lines):
+    for split, split_lines in lines.items():
         path = out_dir / f"{name}_{split}_set.txt"
         with atomic(path) as tmp:
             tmp.write_text("\n".join(split_lines) + "\n")
@@ -83,33 +133,46 @@ def write_config_files(name: str, lines: tuple[list[str], list[str], list[str]],
     return paths
 
 
-def noise_files_on_disk(pattern: str) -> list[NoiseFile]:
-    return [NoiseFile(p, sf.info(p).duration) for p in sorted(glob.glob(pattern, recursive=True))]
+def files_on_disk(pattern: str) -> list[AudioFile]:
+    return [AudioFile(p, sf.info(p).duration) for p in sorted(glob.glob(pattern, recursive=True))]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", required=True,
-                        help="name of your corpus: writes NAME_{train,val,test}_set.txt")
-    parser.add_argument("--trainval", required=True, help="glob of your training and validation speech files")
-    parser.add_argument("--test", required=True, help="glob of your test speech files")
+                        help="name of your corpus: writes NAME_{train,val,test}_set.txt, or "
+                             "NAME_{train,val}_set.txt from recordings")
+    parser.add_argument("--trainval", help="glob of your training and validation speech files")
+    parser.add_argument("--test", help="glob of your test speech files")
+    parser.add_argument("--noisy", help="glob of your noisy speech recordings: write recordings "
+                                        "config files (no clean speech needed)")
     parser.add_argument("--noise", required=True, help="glob of your noise files")
     parser.add_argument("--n_val", type=int, default=100, help="validation examples")
     parser.add_argument("--wav_len", type=int, default=PUBLISHED_WAV_LEN,
                         help="clip length in samples at 16 kHz that excerpts must fit")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     args = parser.parse_args(argv)
-    found = {key: sorted(glob.glob(getattr(args, key), recursive=True))
-             for key in ("trainval", "test", "noise")}
+    if args.noisy and (args.trainval or args.test):
+        parser.error("--noisy (recordings) goes without --trainval and --test (clean speech)")
+    if not args.noisy and not (args.trainval and args.test):
+        parser.error("give --trainval and --test (clean speech), or --noisy (recordings)")
+    keys = ("noisy", "noise") if args.noisy else ("trainval", "test", "noise")
+    found = {key: sorted(glob.glob(getattr(args, key), recursive=True)) for key in keys}
     for key, files in found.items():
         if not files:
             parser.error(f"--{key} {getattr(args, key)!r} matches no file")
+    excerpt_s = args.wav_len / SAMPLE_RATE
     try:
-        noises = noise_files_on_disk(args.noise)
-        lines = make_config_lines(found["trainval"], found["test"], noises, args.n_val,
-                                  args.wav_len / SAMPLE_RATE, args.seed)
-        for path, split_lines in zip(write_config_files(args.name, lines), lines):
+        noises = files_on_disk(args.noise)
+        if args.noisy:
+            train, val = make_recording_lines(files_on_disk(args.noisy), noises, args.n_val,
+                                              excerpt_s, args.seed)
+            lines = {"train": train, "val": val}
+        else:
+            lines = dict(zip(("train", "val", "test"), make_config_lines(
+                found["trainval"], found["test"], noises, args.n_val, excerpt_s, args.seed)))
+        for path, split_lines in zip(write_config_files(args.name, lines), lines.values()):
             print(f"{path}: {len(split_lines)} lines")
     except (ValueError, OSError, RuntimeError) as err:  # RuntimeError: soundfile
         print(f"create_config_files.py: error: {err}", file=sys.stderr)

@@ -36,6 +36,26 @@ class ConfigLine:
     extra_noise_start_s: float | None = None
 
 
+RECORDING_TAG = "REC"
+"""First field of a recordings line: ``REC noisy noisy_start_s noise noise_start_s``."""
+RECORDING_FIELDS = 5
+
+
+@dataclass(frozen=True)
+class RecordingLine:
+    """One example of a recordings config file: an excerpt of a noisy recording and an
+    excerpt of a noise recording, with no clean speech and no SNR anywhere."""
+
+    origin: str
+    noisy: str
+    noisy_start_s: float
+    noise: str
+    noise_start_s: float
+
+
+Line = ConfigLine | RecordingLine
+
+
 def _number(text: str, what: str, origin: str) -> float:
     try:
         value = float(text)
@@ -46,31 +66,43 @@ def _number(text: str, what: str, origin: str) -> float:
     return value
 
 
-def parse_line(text: str, origin: str, fields: int) -> ConfigLine:
-    """Parse one line with ``fields`` space-separated fields (6 train, 4 eval; 6 also
-    accepted where 4 are needed, the extra noise fields being ignored)."""
+def _start(text: str, what: str, origin: str) -> float:
+    value = _number(text, what, origin)
+    if value < 0:
+        raise DataError(f"{origin}: {what} {text} is negative")
+    return value
+
+
+def parse_line(text: str, origin: str, fields: int) -> Line:
+    """Parse one line of space-separated fields: a published-format line of ``fields``
+    fields (6 train, 4 eval; 6 also accepted where 4 are needed) or a recordings line
+    (``REC noisy noisy_start_s noise noise_start_s``), which any split accepts."""
     parts = text.split()
+    if parts and parts[0] == RECORDING_TAG:
+        if len(parts) != RECORDING_FIELDS:
+            raise DataError(f"{origin}: a recordings line has {RECORDING_FIELDS} fields "
+                            f"({RECORDING_TAG} noisy_file noisy_start_s noise_file "
+                            f"noise_start_s), found {len(parts)}")
+        return RecordingLine(origin, parts[1], _start(parts[2], "noisy start time", origin),
+                             parts[3], _start(parts[4], "noise start time", origin))
     if len(parts) != fields and not (fields == EVAL_FIELDS and len(parts) == TRAIN_FIELDS):
         raise DataError(f"{origin}: expected {fields} fields separated by spaces, "
                         f"found {len(parts)}")
-    start = _number(parts[2], "noise start time", origin)
+    start = _start(parts[2], "noise start time", origin)
     snr = _number(parts[3], "SNR", origin)
-    if start < 0:
-        raise DataError(f"{origin}: noise start time {parts[2]} is negative")
     extra, extra_start = None, None
-    if fields == TRAIN_FIELDS:
+    if len(parts) == TRAIN_FIELDS:
         extra = parts[4]
-        extra_start = _number(parts[5], "second noise start time", origin)
-        if extra_start < 0:
-            raise DataError(f"{origin}: second noise start time {parts[5]} is negative")
+        extra_start = _start(parts[5], "second noise start time", origin)
     return ConfigLine(origin, parts[0], parts[1], start, snr, extra, extra_start)
 
 
-def parse_config(path: str | Path, fields: int) -> tuple[list[ConfigLine], list[str]]:
+def parse_config(path: str | Path, fields: int) -> tuple[list[Line], list[str]]:
     """The well-formed examples of a config file and a message for every bad line.
 
     Blank lines and lines starting with # are skipped. A file that cannot be read or
-    holds no example gives no lines and one message.
+    holds no example gives no lines and one message. A file holds one kind of line:
+    published-format or recordings (``REC ...``), as its first example does.
     """
     path = Path(path)
     try:
@@ -84,15 +116,27 @@ def parse_config(path: str | Path, fields: int) -> tuple[list[ConfigLine], list[
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            lines.append(parse_line(line, f"{path}:{number}", fields))
+            parsed = parse_line(line, f"{path}:{number}", fields)
         except DataError as err:
             errors.append(str(err))
+            continue
+        if lines and type(parsed) is not type(lines[0]):
+            errors.append(f"{parsed.origin}: a {describe(parsed)} line in a file of "
+                          f"{describe(lines[0])} lines (from {lines[0].origin}); a config "
+                          "file holds one kind")
+            continue
+        lines.append(parsed)
     if not lines and not errors:
         errors.append(f"{path}: config file has no examples")
     return lines, errors
 
 
-def read_config(path: str | Path, fields: int, max_errors: int = 20) -> list[ConfigLine]:
+def describe(line: Line) -> str:
+    """The kind of a config line, for messages."""
+    return "recordings" if isinstance(line, RecordingLine) else "published-format"
+
+
+def read_config(path: str | Path, fields: int, max_errors: int = 20) -> list[Line]:
     """Every example of a config file, or one DataError listing its bad lines."""
     lines, errors = parse_config(path, fields)
     if errors:
@@ -145,18 +189,20 @@ def read_audio(path: Path) -> np.ndarray:
     return _mono_16k(data, rate, path)
 
 
-def read_excerpt(path: Path, start_s: float, num_samples: int) -> np.ndarray:
+def read_excerpt(path: Path, start_s: float, num_samples: int,
+                 pad_short: bool = False) -> np.ndarray:
     """``num_samples`` samples at 16 kHz from ``start_s`` seconds on, 16 kHz mono float64.
 
     Only the excerpt is read; a file at another rate is read over the same span
-    in seconds at its own rate, then resampled.
+    in seconds at its own rate, then resampled. With ``pad_short``, a file shorter
+    than the excerpt, read from 0 s, is zero-padded instead of refused.
     """
     try:
         with sf.SoundFile(path) as f:
             rate, total = f.samplerate, f.frames
             start = math.floor(start_s * rate)
             frames = math.ceil(num_samples * rate / SAMPLE_RATE)
-            if start + frames > total:
+            if start + frames > total and not (pad_short and start == 0):
                 raise DataError(
                     f"{path}: needs {frames / rate:.3f} s from {start_s:g} s but the file "
                     f"lasts {total / rate:.3f} s")
@@ -164,7 +210,7 @@ def read_excerpt(path: Path, start_s: float, num_samples: int) -> np.ndarray:
             data = f.read(frames, dtype="float64", always_2d=True)
     except (sf.LibsndfileError, OSError, RuntimeError) as err:
         raise DataError(f"{path}: cannot read audio ({err})") from None
-    return _mono_16k(data, rate, path)[:num_samples]
+    return fit_length(_mono_16k(data, rate, path), num_samples)
 
 
 def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
@@ -219,6 +265,16 @@ def load_parallel(line: ConfigLine, corpus: Corpus) -> tuple[np.ndarray, np.ndar
     return clean + noise, clean, scale
 
 
+def load_recordings(line: RecordingLine, corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, noise) excerpts of a recordings line, each at zero mean and unit std; a
+    recording shorter than a clip is zero-padded."""
+    noisy_path = resolve(line.noisy, corpus.clean_root)
+    noise_path = resolve(line.noise, corpus.noise_root)
+    noisy = read_excerpt(noisy_path, line.noisy_start_s, corpus.wav_len, pad_short=True)
+    noise = read_excerpt(noise_path, line.noise_start_s, corpus.wav_len, pad_short=True)
+    return standardise(noisy, noisy_path), standardise(noise, noise_path)
+
+
 def load_extra_noise(line: ConfigLine, corpus: Corpus) -> np.ndarray:
     """The separate noise example of a training line (fields 5-6), unit std."""
     path = resolve(line.extra_noise, corpus.noise_root)
@@ -228,14 +284,15 @@ def load_extra_noise(line: ConfigLine, corpus: Corpus) -> np.ndarray:
 class ExampleSet(Dataset):
     """Waveform pairs of a config file, built deterministically from each line.
 
-    ``second`` picks what comes beside the noisy clip: ``clean`` (supervised
-    training, validation, test), ``noise`` (the separate noise example at unit
-    std), or ``noise_paired`` (the separate noise divided by the noisy clip's
-    scale, so its level matches the noise inside the noisy clip).
+    ``second`` picks what comes beside the noisy clip of a published-format line:
+    ``clean`` (supervised training, validation, test), ``noise`` (the separate noise
+    example at unit std), or ``noise_paired`` (the separate noise divided by the noisy
+    clip's scale, so its level matches the noise inside the noisy clip). A recordings
+    line always gives its noisy and its noise excerpt, each at unit std.
     Items are (noisy, second) float32 tensors of ``wav_len`` samples.
     """
 
-    def __init__(self, lines: list[ConfigLine], corpus: Corpus, second: str = "clean"):
+    def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean"):
         self.lines, self.corpus, self.second = lines, corpus, second
 
     def __len__(self) -> int:
@@ -244,13 +301,16 @@ class ExampleSet(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         line = self.lines[index]
         try:
-            noisy, clean, scale = load_parallel(line, self.corpus)
-            if self.second == "clean":
-                other = clean
+            if isinstance(line, RecordingLine):
+                noisy, other = load_recordings(line, self.corpus)
             else:
-                other = load_extra_noise(line, self.corpus)
-                if self.second == "noise_paired":
-                    other = other / scale
+                noisy, clean, scale = load_parallel(line, self.corpus)
+                if self.second == "clean":
+                    other = clean
+                else:
+                    other = load_extra_noise(line, self.corpus)
+                    if self.second == "noise_paired":
+                        other = other / scale
         except DataError as err:
             raise DataError(f"{line.origin}: {err}") from None
         return torch.from_numpy(noisy).float(), torch.from_numpy(other).float()
@@ -261,7 +321,7 @@ def _named(config_path: str, path: Path) -> str:
     return config_path if Path(config_path) == path else f"{config_path} (looked for as {path})"
 
 
-def check_files(lines: list[ConfigLine], corpus: Corpus) -> tuple[list[str], int]:
+def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
     """Header-only check of every file the lines refer to.
 
     Returns (problems as ``FILE:LINE: ...`` messages, number of missing files):
@@ -285,21 +345,26 @@ def check_files(lines: list[ConfigLine], corpus: Corpus) -> tuple[list[str], int
 
     problems = []
     excerpt_s = corpus.wav_len / SAMPLE_RATE
+
+    def check(name: str, root: str | None, start_s: float | None, pad_short: bool) -> None:
+        path = resolve(name, root)
+        found = info(path)
+        if isinstance(found, str):
+            problems.append(f"{line.origin}: {_named(name, path)}: {found}")
+        elif start_s is not None and not (pad_short and start_s == 0) and (
+                math.floor(start_s * found.samplerate)
+                + math.ceil(corpus.wav_len * found.samplerate / SAMPLE_RATE) > found.frames):
+            problems.append(f"{line.origin}: {_named(name, path)}: lasts "
+                            f"{found.duration:.3f} s, too short for {excerpt_s:.3f} s from "
+                            f"{start_s:g} s")
+
     for line in lines:
-        clean = resolve(line.clean, corpus.clean_root)
-        if isinstance(found := info(clean), str):
-            problems.append(f"{line.origin}: {_named(line.clean, clean)}: {found}")
-        noises = [(line.noise, line.noise_start_s)]
+        if isinstance(line, RecordingLine):
+            check(line.noisy, corpus.clean_root, line.noisy_start_s, True)
+            check(line.noise, corpus.noise_root, line.noise_start_s, True)
+            continue
+        check(line.clean, corpus.clean_root, None, False)
+        check(line.noise, corpus.noise_root, line.noise_start_s, False)
         if line.extra_noise is not None:
-            noises.append((line.extra_noise, line.extra_noise_start_s))
-        for name, start_s in noises:
-            path = resolve(name, corpus.noise_root)
-            found = info(path)
-            if isinstance(found, str):
-                problems.append(f"{line.origin}: {_named(name, path)}: {found}")
-            elif (math.floor(start_s * found.samplerate)
-                  + math.ceil(corpus.wav_len * found.samplerate / SAMPLE_RATE) > found.frames):
-                problems.append(f"{line.origin}: {_named(name, path)}: lasts "
-                                f"{found.duration:.3f} s, too short for {excerpt_s:.3f} s from "
-                                f"{start_s:g} s")
+            check(line.extra_noise, corpus.noise_root, line.extra_noise_start_s, False)
     return problems, len(missing)

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
-from create_config_files import NoiseFile, make_config_lines, write_config_files
+from create_config_files import AudioFile, make_config_lines, write_config_files
 
 SAMPLE_RATE = 16000
 VERSION = 2
@@ -195,8 +195,8 @@ def ensure_demo_corpus(root: Path = Path("demo_data"), wav_len: int = 16000, n_t
         for channel in (1, 2):
             name = f"{kind}/ch{channel:02d}.wav"
             _write(corpus.noise_path / name, noise_recording(rng, kind, noise_s))
-            noises.append(NoiseFile(f"demo_noise/{name}", noise_s))
+            noises.append(AudioFile(f"demo_noise/{name}", noise_s))
     lines = make_config_lines(trainval, test, noises, n_val, wav_len / SAMPLE_RATE, seed)
-    write_config_files("demo", lines, root)
+    write_config_files("demo", dict(zip(("train", "val", "test"), lines)), root)
     stamp.write_text(json.dumps(settings))
     return corpus

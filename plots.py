@@ -12,16 +12,20 @@ import numpy as np  # noqa: E402
 
 
 def plot_curves(metrics_csv: Path, png: Path) -> None:
-    """Training risk/loss and validation SI-SNRi per epoch, from metrics.csv."""
+    """Training (and validation) risk/loss and validation SI-SNRi per epoch, from metrics.csv."""
     with metrics_csv.open() as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"{metrics_csv}: no epochs recorded")
     epochs = [int(r["epoch"]) for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    top.plot(epochs, [float(r["train_loss"]) for r in rows], marker="o")
-    top.set_ylabel("training risk / loss")
-    bottom.plot(epochs, [float(r["val_si_snri_db"]) for r in rows], marker="o", color="C1")
+    top.plot(epochs, [float(r["train_loss"]) for r in rows], marker="o", label="training")
+    if "val_loss" in rows[0]:
+        top.plot(epochs, [float(r["val_loss"]) for r in rows], marker="o", label="validation")
+        top.legend()
+    top.set_ylabel("risk / loss")
+    if "val_si_snri_db" in rows[0]:
+        bottom.plot(epochs, [float(r["val_si_snri_db"]) for r in rows], marker="o", color="C1")
     bottom.set_ylabel("validation SI-SNRi (dB)")
     bottom.set_xlabel("epoch")
     for ax in (top, bottom):

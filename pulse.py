@@ -125,13 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("data")
     g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
     g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")
-    g.add_argument("--test_fname", default="voicebank_test_set.txt", help="test config file")
+    g.add_argument("--test_fname", default=None,
+                   help="test config file (default: voicebank_test_set.txt; none when "
+                        "--train_fname holds recordings)")
     g.add_argument("--clean_path", default=None, metavar="DIR",
                    help="speech dataset folder: replaces the first directory of the speech paths "
                         "in the config files (a bare file name is looked for in DIR); by default "
                         "paths are used as written, from the working directory")
     g.add_argument("--noise_path", default=None, metavar="DIR",
                    help="noise dataset folder, used like --clean_path for the noise paths")
+    g.add_argument("--select_by", choices=("auto", "si_snri", "loss"), default="auto",
+                   help="model selection: validation SI-SNRi (needs clean speech) or the "
+                        "method's loss on validation noisy and noise clips (PU: the risk; "
+                        "needs recordings or 6-field validation lines); auto: SI-SNRi when "
+                        "the validation set has clean speech")
     g.add_argument("--demo", action="store_true",
                    help="generate (once) and use the built-in demo corpus in ./demo_data with "
                         f"demo-sized settings {DEMO_SETTINGS} for options left at their defaults")

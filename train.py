@@ -69,29 +69,53 @@ def new_run_dir(method: str) -> Path:
     return path
 
 
+DEFAULT_TEST_FNAME = "voicebank_test_set.txt"
+
+
 def load_lines(args: argparse.Namespace,
-               corpus: dataset.Corpus) -> dict[str, list[dataset.ConfigLine]]:
-    """Every example of the three config files, after checking each line's format and every
-    audio file the well-formed lines name: all problems in one message, before training."""
+               corpus: dataset.Corpus) -> dict[str, list[dataset.Line]]:
+    """Every example of the config files, after checking each line's format and every
+    audio file the well-formed lines name: all problems in one message, before training.
+
+    Without ``--test_fname``, a run that trains on recordings has no test set (there is no
+    clean speech to score); any other run uses the published VoiceBank test set.
+    """
     uses_noise_example = METHODS[args.method].second(args) != "clean"  # fields 5-6
     fields = {"train": dataset.TRAIN_FIELDS if uses_noise_example else dataset.EVAL_FIELDS,
               "val": dataset.EVAL_FIELDS, "test": dataset.EVAL_FIELDS}
-    names = {"train": args.train_fname, "val": args.val_fname, "test": args.test_fname}
     problems, missing, lines = [], 0, {}
-    for split, name in names.items():
+
+    def load(split: str, name: str) -> None:
+        nonlocal problems, missing
         lines[split], format_errors = dataset.parse_config(name, fields[split])
         file_problems, split_missing = dataset.check_files(lines[split], corpus)
         problems += format_errors + file_problems
         missing += split_missing
-    if not problems:
-        return lines
-    message = dataset.summarise(problems, 20)
-    if missing:
-        message += (f"\n{missing} audio files are missing. Config paths are read from the "
-                    "working directory unless --clean_path/--noise_path name the datasets' "
-                    "folders. Get VoiceBank and DEMAND with `bash download.sh`, or try the "
-                    "built-in corpus with `python pulse.py --demo`.")
-    raise dataset.DataError(message)
+
+    load("train", args.train_fname)
+    load("val", args.val_fname)
+    recordings = bool(lines["train"]) and isinstance(lines["train"][0], dataset.RecordingLine)
+    if args.test_fname is None and not recordings:
+        args.test_fname = DEFAULT_TEST_FNAME
+    if args.test_fname is not None:
+        load("test", args.test_fname)
+    else:
+        lines["test"] = []
+    if problems:
+        message = dataset.summarise(problems, 20)
+        if missing:
+            message += (f"\n{missing} audio files are missing. Config paths are read from the "
+                        "working directory unless --clean_path/--noise_path name the datasets' "
+                        "folders. Get VoiceBank and DEMAND with `bash download.sh`, or try the "
+                        "built-in corpus with `python pulse.py --demo`.")
+        raise dataset.DataError(message)
+    if recordings and args.method == "PN":
+        raise UsageError(f"--method PN learns from clean speech, and {args.train_fname} holds "
+                         "recordings (REC lines) without any; use --method PU or MixIT")
+    if lines["test"] and isinstance(lines["test"][0], dataset.RecordingLine):
+        raise UsageError(f"{args.test_fname} holds recordings: a test set needs clean speech "
+                         "to score; judge recordings with --enhance and --metrics dnsmos")
+    return lines
 
 
 # ---------------------------------------------------------------- training and evaluation
@@ -196,9 +220,27 @@ class Trainer:
             examples = sorted(distributed.gather(examples), key=lambda row: row["index"])
         return (total[0] / total[1]).item(), examples
 
+    @torch.no_grad()
+    def validation_loss(self, loader: DataLoader) -> float:
+        """The method's training loss (PU: the risk R+ + R-) of the eval-mode model over
+        validation pairs of noisy and noise clips: a criterion that needs no clean speech."""
+        self.model.eval()
+        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        for noisy, noise in progress(loader, "validation loss",
+                                     self.args.quiet or not self.launch.is_main):
+            noisy = noisy.to(self.device, non_blocking=True)
+            noise = noise.to(self.device, non_blocking=True)
+            with self.autocast():
+                _, reported = self.method.step(self.model, self.spectral, noisy, noise, self.args)
+            total += torch.stack([reported.double() * len(noisy),
+                                  torch.tensor(len(noisy), dtype=torch.float64,
+                                               device=self.device)])
+        distributed.all_sum(total)
+        return (total[0] / total[1]).item()
+
     def resume(self, state: dict, path: Path) -> tuple[int, dict, list[dict]]:
         """Restore weights, optimiser and random states from a ``last.pt`` checkpoint;
-        returns (first epoch to run, best so far, history)."""
+        returns (first epoch to run, the best epoch so far by each criterion, history)."""
         if state["model_config"] != self.model_config:
             raise UsageError(f"{path} holds a model {state['model_config']}, which differs "
                              f"from the one asked for {self.model_config}; use another --out_dir")
@@ -207,11 +249,15 @@ class Trainer:
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
-        return state["epoch"] + 1, state["best"], state["history"]
+        if "best_by" not in state:  # written before selection criteria other than SI-SNRi
+            old = state["best"]
+            state["best_by"] = {} if old["model"] is None else {"val_si_snri_db": {
+                "value": old["val_si_snri_db"], "epoch": old["epoch"], "model": old["model"]}}
+        return state["epoch"] + 1, state["best_by"], state["history"]
 
-    def checkpoint(self, epoch: int, best: dict, history: list[dict]) -> dict:
+    def checkpoint(self, epoch: int, best_by: dict, history: list[dict]) -> dict:
         return {"model": self.model.state_dict(), "model_config": self.model_config,
-                "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best": best,
+                "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_by": best_by,
                 "history": history, "args": _jsonable(vars(self.args)),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
                         "torch": torch.get_rng_state()}}
@@ -246,8 +292,34 @@ def _jsonable(values: dict) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
 
 
-def better(value: float, best: float | None) -> bool:
-    return math.isfinite(value) and (best is None or value > best)
+CRITERIA = {"val_si_snri_db": "validation SI-SNRi (needs clean speech)",
+            "val_loss": "validation loss of the method (PU: risk) on noisy and noise clips"}
+"""Model selection criteria: the higher SI-SNRi or the lower loss wins."""
+
+
+def improves(criterion: str, value: float, best: dict | None) -> bool:
+    """Whether ``value`` of ``criterion`` beats the best so far (finite values only)."""
+    if not math.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value > best["value"] if criterion == "val_si_snri_db" else value < best["value"]
+
+
+def selection_criteria(args: argparse.Namespace, val_lines: list[dataset.Line]) -> list[str]:
+    """The criteria the validation set allows, the one that selects the model first."""
+    has_clean = isinstance(val_lines[0], dataset.ConfigLine)
+    has_noise = not has_clean or all(line.extra_noise is not None for line in val_lines)
+    available = [name for name, ok in (("val_si_snri_db", has_clean),
+                                       ("val_loss", has_noise and args.method != "PN")) if ok]
+    wanted = {"auto": available[:1], "si_snri": ["val_si_snri_db"], "loss": ["val_loss"]}
+    chosen = wanted[args.select_by]
+    if not chosen or chosen[0] not in available:
+        raise UsageError(f"--select_by {args.select_by} needs a validation set with "
+                         + ("clean speech (published-format lines)" if args.select_by == "si_snri"
+                            else "noise examples (recordings lines, or 6-field lines) and "
+                                 "--method PU or MixIT"))
+    return chosen + [name for name in available if name != chosen[0]]
 
 
 def write_metrics(path: Path, history: list[dict]) -> None:
@@ -318,22 +390,25 @@ def summarise_examples(examples: list[dict]) -> dict:
     return summary
 
 
-def draw_figures(out_dir: Path, trainer: "Trainer", test_set: dataset.ExampleSet,
+def draw_figures(out_dir: Path, trainer: "Trainer", examples: dataset.ExampleSet,
                  count: int = 3) -> None:
-    """training_curves.png, and example_K.png for the first test examples."""
+    """training_curves.png, and example_K.png for the first examples of ``examples`` (the
+    test set, or the validation recordings of a run without one)."""
     import plots
 
     plots.plot_curves(out_dir / "metrics.csv", out_dir / "training_curves.png")
     spectral, model = trainer.spectral, trainer.inference_model()
-    for k in range(min(count, len(test_set))):
-        noisy, clean = (x[None].to(trainer.device) for x in test_set[k])
+    for k in range(min(count, len(examples))):
+        noisy, second = (x[None].to(trainer.device) for x in examples[k])
         with torch.no_grad():
             spec = spectral.stft(noisy)
             mask = trainer.method.mask(model(spectral.feature_of(spec.abs())).float())
-        panels = {"noisy": spec.abs(), "clean": spectral.stft(clean).abs(),
+        second_name = ("noise recording" if isinstance(examples.lines[k], dataset.RecordingLine)
+                       else "clean")
+        panels = {"noisy": spec.abs(), second_name: spectral.stft(second).abs(),
                   "enhanced": (mask * spec).abs(), "mask": mask}
         plots.plot_example({name: value[0].cpu().numpy() for name, value in panels.items()},
-                           f"{test_set.lines[k].origin} ({trainer.args.method})",
+                           f"{examples.lines[k].origin} ({trainer.args.method})",
                            out_dir / f"example_{k + 1}.png", spectral.hop / dataset.SAMPLE_RATE)
 
 
@@ -382,72 +457,103 @@ def train(args: argparse.Namespace) -> int:
     method = trainer.method
     train_set = dataset.ExampleSet(lines["train"], corpus, method.second(args))
     loader, sampler = trainer.train_loader(train_set)
-    val_loader = trainer.eval_loader(dataset.ExampleSet(lines["val"], corpus))
+    criteria = selection_criteria(args, lines["val"])
+    val_sets = {"val_si_snri_db": dataset.ExampleSet(lines["val"], corpus),
+                "val_loss": dataset.ExampleSet(lines["val"], corpus, method.second(args))}
+    val_loaders = {name: trainer.eval_loader(val_sets[name]) for name in criteria}
 
-    start_epoch, best, history = 1, {"val_si_snri_db": None, "epoch": 0, "model": None}, []
+    start_epoch, best_by, history = 1, {}, []
     last_path = out_dir / "last.pt"
     if last_path.exists():
-        start_epoch, best, history = trainer.resume(checkpoint.load(last_path), last_path)
+        start_epoch, best_by, history = trainer.resume(checkpoint.load(last_path), last_path)
         log.info("resuming %s after epoch %d", out_dir, start_epoch - 1)
     resumed = distributed.all_sum(torch.tensor([start_epoch, 1.0], dtype=torch.float64,
                                                device=device))
     if resumed[0].item() != start_epoch * resumed[1].item():
         raise UsageError(f"the processes disagree on where to resume: {last_path} must be "
                          "visible to every process (a shared file system)")
-    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, output in %s", args.method,
-             device, launch.world_size, args.lr_per_GPU * launch.world_size,
-             sum(p.numel() for p in trainer.model.parameters()), out_dir)
+    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
+             "in %s", args.method, device, launch.world_size, args.lr_per_GPU * launch.world_size,
+             sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.time()
         sampler.set_epoch(epoch)
         train_loss = trainer.train_epoch(loader, epoch)
         train_seconds = time.time() - started
-        val, _ = trainer.evaluate(val_loader, "validation")
-        if better(val, best["val_si_snri_db"]):
-            best = {"val_si_snri_db": val, "epoch": epoch,
-                    "model": {k: v.detach().cpu().clone()
-                              for k, v in trainer.model.state_dict().items()}}
+        row = {"epoch": epoch, "train_loss": train_loss}
+        for name in criteria:
+            row[name] = (trainer.evaluate(val_loaders[name], "validation")[0]
+                         if name == "val_si_snri_db" else trainer.validation_loss(val_loaders[name]))
+            if improves(name, row[name], best_by.get(name)):
+                best_by[name] = {"value": row[name], "epoch": epoch,
+                                 "model": {k: v.detach().cpu().clone()
+                                           for k, v in trainer.model.state_dict().items()}}
         seconds = time.time() - started
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_si_snri_db": val,
-                        "seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"],
-                        "train_clips_per_s": round(len(train_set) * method.clips_per_line
-                                                   / train_seconds, 2)})
-        log.info("epoch %d/%d: train %s %.4f, validation SI-SNRi %.3f dB (best %.3f dB, epoch "
-                 "%d), %.1f s", epoch, args.epochs, method.loss_name,
-                 train_loss, val, best["val_si_snri_db"] or float("nan"), best["epoch"], seconds)
+        row.update({"seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"],
+                    "train_clips_per_s": round(len(train_set) * method.clips_per_line
+                                               / train_seconds, 2)})
+        history.append(row)
+        best = best_by.get(criteria[0], {"value": math.nan, "epoch": 0})
+        log.info("epoch %d/%d: train %s %.4f, %s (best %s %.4g, epoch %d), %.1f s", epoch,
+                 args.epochs, method.loss_name, train_loss,
+                 ", ".join(f"{name} {row[name]:.4g}" for name in criteria), criteria[0],
+                 best["value"], best["epoch"], seconds)
         if launch.is_main:
-            state = trainer.checkpoint(epoch, best, history)
+            state = trainer.checkpoint(epoch, best_by, history)
             if best["epoch"] == epoch:
-                checkpoint.save({**state, "model": best["model"]}, out_dir / "best.pt")
+                checkpoint.save({**state, "model": best_by[criteria[0]]["model"]},
+                                out_dir / "best.pt")
             checkpoint.save(state, last_path)
             write_metrics(out_dir / "metrics.csv", history)
 
-    if best["model"] is None:
-        raise FloatingPointError("no epoch gave a finite validation SI-SNRi")
+    if criteria[0] not in best_by:
+        raise FloatingPointError(f"no epoch gave a finite {CRITERIA[criteria[0]]}")
+    best = best_by[criteria[0]]
+    results = {"method": args.method, "best_epoch": best["epoch"],
+               "selection": {"criterion": criteria[0], "value": best["value"],
+                             "epoch": best["epoch"]},
+               **{name: best_by[name]["value"] for name in criteria if name in best_by}}
+    results["val_si_snri_db"] = best["value"] if criteria[0] == "val_si_snri_db" else None
+    test_set, test = None, None
+    if lines["test"]:
+        test_set = dataset.ExampleSet(lines["test"], corpus)
+        test_loader = trainer.eval_loader(test_set)
+        for name in criteria[1:]:  # what the other criterion would have chosen, for comparison
+            if name in best_by:
+                trainer.model.load_state_dict(best_by[name]["model"])
+                results["selection"]["alternative"] = {
+                    "criterion": name, "epoch": best_by[name]["epoch"],
+                    "test_si_snri_db": trainer.evaluate(test_loader, "test")[0]}
+        trainer.model.load_state_dict(best["model"])
+        test, examples = trainer.evaluate(test_loader, "test", keep_examples=True)
+        results["test_si_snri_db"] = test
+        results["test_summary"] = summarise_examples(examples)
     trainer.model.load_state_dict(best["model"])
-    test_set = dataset.ExampleSet(lines["test"], corpus)
-    test, examples = trainer.evaluate(trainer.eval_loader(test_set), "test", keep_examples=True)
-    summaries = {"test_summary": summarise_examples(examples)}
-    if args.metrics:  # the best model's validation set, scored like the test set
-        _, val_examples = trainer.evaluate(val_loader, "validation metrics", keep_examples=True)
-        summaries["val_summary"] = summarise_examples(val_examples)
+    if args.metrics and "val_si_snri_db" in criteria:  # scored like the test set
+        _, val_examples = trainer.evaluate(val_loaders["val_si_snri_db"], "validation metrics",
+                                           keep_examples=True)
+        results["val_summary"] = summarise_examples(val_examples)
     if launch.is_main:
-        write_examples(out_dir / "test_examples.csv", lines["test"], examples)
-        if args.metrics:
+        if test_set is not None:
+            write_examples(out_dir / "test_examples.csv", lines["test"], examples)
+        if "val_summary" in results:
             write_examples(out_dir / "val_examples.csv", lines["val"], val_examples)
-        results = {"method": args.method, "val_si_snri_db": best["val_si_snri_db"],
-                   "test_si_snri_db": test, "best_epoch": best["epoch"], **summaries,
-                   "world_size": launch.world_size, "device": str(device), "seed": args.seed,
-                   "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                                "numpy": np.__version__},
-                   "args": _jsonable(vars(args))}
+        results.update({"world_size": launch.world_size, "device": str(device),
+                        "seed": args.seed,
+                        "versions": {"python": platform.python_version(),
+                                     "torch": torch.__version__, "numpy": np.__version__},
+                        "args": _jsonable(vars(args))})
         with atomic(out_dir / "results.json") as tmp:
             tmp.write_text(json.dumps(results, indent=2) + "\n")
-        draw_figures(out_dir, trainer, test_set)
-        log.info("best epoch %d; results in %s", best["epoch"], out_dir)
-        print(f"validation SI-SNRi: {best['val_si_snri_db']:.4f} dB")
-        print(f"test SI-SNRi: {test:.4f} dB", flush=True)
-    del trainer, loader, val_loader
+        draw_figures(out_dir, trainer, test_set or val_sets["val_loss"])
+        log.info("best epoch %d by %s; results in %s", best["epoch"], criteria[0], out_dir)
+        if results["val_si_snri_db"] is not None:
+            print(f"validation SI-SNRi: {results['val_si_snri_db']:.4f} dB")
+        else:
+            print(f"validation {method.loss_name}: {best['value']:.4f}")
+        if test is not None:
+            print(f"test SI-SNRi: {test:.4f} dB", flush=True)
+    del trainer, loader, val_loaders
     distributed.shutdown()
     return 0
