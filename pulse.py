@@ -58,6 +58,11 @@ probability = _checked(float, lambda v: 0 < v < 1, "must lie strictly between 0 
 rate = _checked(float, lambda v: 0 <= v < 1, "must lie in [0, 1)")
 
 
+def prior_value(text: str) -> float | str:
+    """--prior: a probability, or 'auto'."""
+    return text if text == "auto" else probability(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Train, select and test a speech enhancement CNN with PULSE (PU learning), "
@@ -67,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--method", choices=sorted(METHODS), default="PU",
                    help="PU: PULSE, from noisy speech and noise; PN: supervised, from parallel "
                         "noisy and clean speech; MixIT: mixture invariant training")
-    g.add_argument("--prior", type=probability, default=0.6,
+    g.add_argument("--prior", type=prior_value, default=None,
                    help="PU: class prior, the share of noise (positive) bins in noisy speech, "
-                        "weighted by |X| under --risk_norm weight")
+                        "weighted by |X| under --risk_norm weight, or 'auto' to estimate it "
+                        "from the training data (default: 0.6; auto when training on "
+                        "recordings)")
     g.add_argument("--mode", choices=("nn", "unbiased"), default="nn",
                    help="PU: non-negative (Kiryo et al. 2017) or unbiased empirical risk")
     g.add_argument("--beta", type=non_negative_float, default=0.0,

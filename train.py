@@ -29,6 +29,7 @@ from tqdm import tqdm
 import checkpoint
 import dataset
 import distributed
+import prior
 import quality
 from checkpoint import atomic
 from methods import METHODS, Method, build_model, enhance
@@ -390,6 +391,29 @@ def summarise_examples(examples: list[dict]) -> dict:
     return summary
 
 
+def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
+                    last_path: Path, device: torch.device) -> float:
+    """``--prior auto``: the estimate a resumed run made, or a new one (see ``prior.py``),
+    averaged over processes so that every one trains with the same prior."""
+    if last_path.exists():
+        return checkpoint.load(last_path)["args"]["prior"]
+    seed_everything(args.seed)
+    method = METHODS[args.method]
+    spectral = Spectral(args.frame_len, args.feature)
+    config = {**{key: getattr(args, key) for key in MODEL_KEYS}, "method": "PU"}
+    workers = default_num_workers() if args.num_workers is None else args.num_workers
+    started = time.time()
+    value = prior.estimate_prior(
+        build_model(config), spectral, dataset.ExampleSet(lines, corpus, method.second(args)),
+        device, max(1, args.batch_size // 2), p=args.p,
+        loader_options=dict(num_workers=workers, worker_init_fn=_seed_worker))
+    value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
+    estimate = (value[0] / value[1]).item()
+    log.info("class prior estimated from the training data: %.3f (%.1f s)", estimate,
+             time.time() - started)
+    return estimate
+
+
 def draw_figures(out_dir: Path, trainer: "Trainer", examples: dataset.ExampleSet,
                  count: int = 3) -> None:
     """training_curves.png, and example_K.png for the first examples of ``examples`` (the
@@ -447,6 +471,13 @@ def train(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         setup_logging(True, out_dir / "train.log")
 
+    if args.prior is None:
+        args.prior = "auto" if isinstance(lines["train"][0], dataset.RecordingLine) else 0.6
+    estimated = args.prior == "auto" and args.method == "PU"
+    if estimated:
+        args.prior = estimated_prior(args, lines["train"], corpus, out_dir / "last.pt", device)
+    elif args.prior == "auto":
+        args.prior = 0.6  # PN and MixIT use no prior
     seed_everything(args.seed)
     if args.fix_seed:
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -511,6 +542,8 @@ def train(args: argparse.Namespace) -> int:
         raise FloatingPointError(f"no epoch gave a finite {CRITERIA[criteria[0]]}")
     best = best_by[criteria[0]]
     results = {"method": args.method, "best_epoch": best["epoch"],
+               "prior": {"value": args.prior, "estimated": estimated} if args.method == "PU"
+               else None,
                "selection": {"criterion": criteria[0], "value": best["value"],
                              "epoch": best["epoch"]},
                **{name: best_by[name]["value"] for name in criteria if name in best_by}}

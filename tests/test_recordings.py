@@ -90,3 +90,6 @@ def test_training_from_recordings_alone(method, recordings, tmp_path):
     history = (out / "metrics.csv").read_text().splitlines()
     assert "val_loss" in history[0] and "val_si_snri_db" not in history[0] and len(history) == 3
     assert (out / "best.pt").exists() and (out / "example_1.png").exists()
+    if method == "PU":  # the prior defaults to auto on recordings
+        assert results["prior"]["estimated"] and 0 < results["prior"]["value"] < 1
+        assert "class prior estimated from the training data" in result.stderr
