@@ -120,3 +120,19 @@ def test_paired_noise_matches_the_level_inside_the_noisy_clip(tmp_path):
     _, unit = dataset.ExampleSet([line], corpus, "noise")[0]
     assert (noisy - clean).std().item() == pytest.approx(paired.std().item(), rel=1e-4)
     assert unit.std().item() == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 5.0, 10.0])
+def test_noise_floor_gain_finds_the_noise_level_inside_a_recording(snr_db):
+    """Real speech (with pauses) in pink noise: the gain that brings another excerpt of
+    the noise to the level inside the unit-std mixture, from the two recordings alone."""
+    rng = np.random.default_rng(1)
+    speech = real_speech()[:48000]
+    noise = pink_noise(rng, 96000)
+    inside, other = noise[:48000], noise[48000:]
+    inside = inside * np.linalg.norm(speech) / np.linalg.norm(inside) / 10 ** (snr_db / 20)
+    noisy = speech + inside
+    scale = noisy.std()
+    gain = dataset.noise_floor_gain(noisy / scale, other / other.std())
+    true_gain = inside.std() / scale
+    assert gain <= 1.0 and abs(20 * np.log10(gain / true_gain)) < 3.0

@@ -66,7 +66,8 @@ def test_batched_evaluation_equals_one_clip_at_a_time(batch):
 @pytest.mark.parametrize("layout", ["--channels_last", "--no-channels_last"])
 def test_evaluation_runs_channels_last_with_the_current_weights(batch, layout):
     noisy, noise = batch
-    args = parse_args(["--blocks", "2", "--channels", "4", "--frame_len", "128", layout])
+    args = parse_args(["--blocks", "2", "--channels", "4", "--frame_len", "128", "--prior", "0.6",
+                       layout])
     trainer = Trainer(args, Launch(), torch.device("cpu"))
     trainer.model.train()
     objective, _ = trainer.method.step(trainer.model, trainer.spectral, noisy, noise, args)

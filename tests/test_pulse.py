@@ -137,3 +137,15 @@ def test_outputs_for_users(tiny_corpus, tmp_path):
     assert (out / "training_curves.png").exists()
     missing = pulse("--plot_only", str(tmp_path / "nothing"))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
+
+
+def test_progress_lines_off_a_terminal(tiny_corpus, tmp_path, monkeypatch):
+    """When stderr is not a terminal, training logs its rate and the time left."""
+    import train
+
+    monkeypatch.setattr(train, "PROGRESS_EVERY_S", 0.0)
+    result = pulse("--method", "PN", *TINY_RUN, *tiny_corpus.options(), "--out_dir",
+                   str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "training: 1/" in result.stderr and "batches/s" in result.stderr
+    assert "s left" in result.stderr

@@ -93,3 +93,28 @@ def test_training_from_recordings_alone(method, recordings, tmp_path):
     if method == "PU":  # the prior defaults to auto on recordings
         assert results["prior"]["estimated"] and 0 < results["prior"]["value"] < 1
         assert "class prior estimated from the training data" in result.stderr
+
+
+def test_missing_recording_is_named_before_training(recordings, tmp_path):
+    lines = (recordings / "field_train_set.txt").read_text().splitlines()
+    broken = tmp_path / "broken_train_set.txt"
+    broken.write_text("\n".join([lines[0].replace("noisy/", "noisy/gone_")] + lines[1:]) + "\n")
+    result = pulse(*TINY_RUN, "--train_fname", str(broken), "--val_fname", "field_val_set.txt",
+                   "--check_only", cwd=recordings)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{broken}:1: noisy/gone_" in result.stderr and "does not exist" in result.stderr
+
+
+def test_selection_by_validation_loss_keeps_the_lowest_epoch(recordings, tmp_path):
+    import csv
+
+    out = tmp_path / "run"
+    assert pulse(*TINY_RUN, "--epochs", "3", "--train_fname", "field_train_set.txt",
+                 "--val_fname", "field_val_set.txt", "--prior", "0.6", "--out_dir", str(out),
+                 cwd=recordings).returncode == 0
+    with (out / "metrics.csv").open() as f:
+        losses = [float(row["val_loss"]) for row in csv.DictReader(f)]
+    results = json.loads((out / "results.json").read_text())
+    assert results["best_epoch"] == 1 + int(np.argmin(losses))
+    assert results["val_loss"] == pytest.approx(min(losses))
+    assert results["prior"] == {"value": 0.6, "estimated": False}

@@ -1,0 +1,164 @@
+"""What learning from recordings alone costs, on data whose truth is known (the demo corpus).
+
+1. The true class prior of the training data (``prior.true_prior``) against ``--prior auto``.
+2. Model selection: one PU run whose validation lines also carry a noise example reports
+   the test SI-SNRi of the epoch chosen by validation SI-SNRi (needs clean speech) and of
+   the one chosen by the validation risk (needs none).
+3. The user's workflow: the noisy training and validation mixtures and the noise files'
+   training parts are written to disk as recordings, their clean speech forgotten;
+   ``create_config_files.py --noisy --noise`` and ``pulse.py`` (``--prior auto``, selection
+   by the risk) train; ``pulse.py --enhance`` enhances the test mixtures, scored at last
+   against the clean speech kept aside. Compared with a run that has clean validation
+   speech and the true prior.
+
+    python benchmarks/recordings.py [--seeds 0 1 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import dataset  # noqa: E402
+from benchmarks.demo import cpu_name  # noqa: E402
+from demo_corpus import ensure_demo_corpus  # noqa: E402
+from metric import si_snr  # noqa: E402
+from prior import true_prior  # noqa: E402
+from spectral import Spectral  # noqa: E402
+
+DEMO = ["--epochs", "12", "--batch_size", "8", "--wav_len", "16000", "--frame_len", "512",
+        "--lr_per_GPU", "1e-3", "--blocks", "1", "--quiet"]
+
+
+def pulse(folder: Path, *args: str) -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "pulse.py"), *args], cwd=folder,
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(result.stderr[-3000:])
+
+
+def training_prior(lines: list[dataset.ConfigLine], corpus: dataset.Corpus) -> float:
+    """The |X|-weighted noise share of the noisy training clips (``--prior``'s meaning)."""
+    spectral, mags = Spectral(512), {"noisy": [], "speech": [], "noise": []}
+    for line in lines:
+        noisy, clean, _ = dataset.load_parallel(line, corpus)
+        for name, wave in (("noisy", noisy), ("speech", clean), ("noise", noisy - clean)):
+            mags[name].append(spectral.stft(torch.from_numpy(wave)[None]).abs())
+    return true_prior(*(torch.cat(mags[name]) for name in ("noisy", "speech", "noise")))
+
+
+def with_noise_examples(val: Path, train: Path, out: Path) -> None:
+    """Validation lines with the noise fields of training lines appended (6 fields)."""
+    extras = [" ".join(line.split()[4:]) for line in train.read_text().splitlines()]
+    out.write_text("".join(f"{line} {extras[i % len(extras)]}\n"
+                           for i, line in enumerate(val.read_text().splitlines())))
+
+
+def write_recordings(folder: Path, lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
+                     noise_files: list[Path]) -> None:
+    """Noisy mixtures as recordings (their clean speech dropped) and the noise files cut to
+    their training part (the first 90 %, which never holds test excerpts)."""
+    (folder / "noisy").mkdir(parents=True)
+    (folder / "noise").mkdir()
+    for i, line in enumerate(lines):
+        noisy, _, _ = dataset.load_parallel(line, corpus)
+        sf.write(folder / "noisy" / f"take{i:04d}.wav", noisy, 16000, subtype="FLOAT")
+    for path in noise_files:
+        wave, rate = sf.read(path)
+        sf.write(folder / "noise" / f"{path.parent.name}_{path.name}",
+                 wave[:int(0.9 * len(wave))], rate)
+
+
+def score_enhanced(folder: Path, checkpoint: Path, lines: list[dataset.ConfigLine],
+                   corpus: dataset.Corpus) -> float:
+    """Mean SI-SNRi of ``pulse.py --enhance`` on the test mixtures, against kept clean."""
+    (folder / "test").mkdir(exist_ok=True)
+    pairs = []
+    for i, line in enumerate(lines):
+        noisy, clean, _ = dataset.load_parallel(line, corpus)
+        sf.write(folder / "test" / f"t{i:04d}.wav", noisy, 16000, subtype="FLOAT")
+        pairs.append((noisy, clean))
+    pulse(folder, "--enhance", "test", "--checkpoint", str(checkpoint), "--output_dir",
+          "enhanced", "--overwrite", "--quiet")
+    gains = []
+    for i, (noisy, clean) in enumerate(pairs):
+        enhanced, _ = sf.read(folder / "enhanced" / "test" / f"t{i:04d}.wav")
+        tensors = [torch.from_numpy(x)[None] for x in (enhanced, noisy, clean)]
+        gains.append((si_snr(tensors[0], tensors[2]) - si_snr(tensors[1], tensors[2])).item())
+    return float(np.mean(gains))
+
+
+def selection(work: Path, seed_args: list[str], files: list[str], truth: float,
+              seed: int) -> None:
+    """Clean validation and the true prior; the epoch the validation risk would pick."""
+    pulse(work, *seed_args, *files, "--prior", f"{truth:.4f}", "--out_dir", f"a{seed}")
+    a = json.loads((work / f"a{seed}" / "results.json").read_text())
+    alternative = a["selection"]["alternative"]
+    print(f"seed {seed}: clean validation, true prior: test {a['test_si_snri_db']:.2f} dB "
+          f"(epoch {a['best_epoch']}); selected by validation risk: "
+          f"{alternative['test_si_snri_db']:.2f} dB (epoch {alternative['epoch']})", flush=True)
+
+
+def prior_auto(work: Path, seed_args: list[str], files: list[str], seed: int) -> None:
+    pulse(work, *seed_args, *files, "--prior", "auto", "--out_dir", f"b{seed}")
+    b = json.loads((work / f"b{seed}" / "results.json").read_text())
+    print(f"seed {seed}: --prior auto {b['prior']['value']:.3f}: test "
+          f"{b['test_si_snri_db']:.2f} dB", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--parts", nargs="+", choices=("selection", "prior", "recordings"),
+                   default=["selection", "prior", "recordings"])
+    args = p.parse_args()
+    print(f"{cpu_name()}; demo corpus, demo settings")
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        demo = ensure_demo_corpus(work / "demo_data")
+        corpus = dataset.Corpus(str(demo.clean_path), str(demo.noise_path), 16000)
+        train = dataset.read_config(demo.train, dataset.TRAIN_FIELDS)
+        test = dataset.read_config(demo.test, dataset.EVAL_FIELDS)
+        truth = training_prior(train, corpus)
+        print(f"true prior of the training data: {truth:.3f}")
+        with_noise_examples(demo.val, demo.train, work / "val6.txt")
+        files = ["--train_fname", str(demo.train), "--val_fname", "val6.txt", "--test_fname",
+                 str(demo.test), "--clean_path", str(demo.clean_path), "--noise_path",
+                 str(demo.noise_path)]
+        recordings = work / "recordings"
+        write_recordings(recordings, train + dataset.read_config(demo.val, dataset.EVAL_FIELDS),
+                         corpus, sorted(demo.noise_path.glob("*/*.wav")))
+        subprocess.run([sys.executable, str(ROOT / "create_config_files.py"), "--name", "rec",
+                        "--noisy", "noisy/*.wav", "--noise", "noise/*.wav", "--wav_len", "16000",
+                        "--n_val", "40"], cwd=recordings, check=True, capture_output=True)
+        for seed in args.seeds:
+            seed_args = [*DEMO, "--seed", str(seed)]
+            if "selection" in args.parts:
+                selection(work, seed_args, files, truth, seed)
+            if "prior" in args.parts:
+                prior_auto(work, seed_args, files, seed)
+            if "recordings" not in args.parts:
+                continue
+            pulse(recordings, *seed_args, "--train_fname", "rec_train_set.txt", "--val_fname",
+                  "rec_val_set.txt", "--out_dir", f"c{seed}")
+            c = json.loads((recordings / f"c{seed}" / "results.json").read_text())
+            enhanced = score_enhanced(recordings, recordings / f"c{seed}" / "best.pt", test,
+                                      corpus)
+            print(f"seed {seed}: recordings alone (prior {c['prior']['value']:.3f}, epoch "
+                  f"{c['best_epoch']} by validation risk): enhanced test files "
+                  f"{enhanced:.2f} dB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
