@@ -11,6 +11,7 @@ import torch
 
 import distributed
 
+
 class UsageError(Exception):
     """A request that cannot be met, worded for the user."""
 

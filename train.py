@@ -355,8 +355,8 @@ def progress(iterable, desc: str, quiet: bool):
 
 def write_examples(path: Path, lines: list[dataset.ConfigLine], examples: list[dict]) -> None:
     """test_examples.csv: one row per test line with its scores."""
-    extra = [key for key in examples[0] if key not in ("index", "input_si_snr_db",
-                                                        "output_si_snr_db")]
+    extra = [key for key in examples[0]
+             if key not in ("index", "input_si_snr_db", "output_si_snr_db")]
     with atomic(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["line", "clean", "noise", "snr_db", "input_si_snr_db",
@@ -514,8 +514,10 @@ def train(args: argparse.Namespace) -> int:
         train_seconds = time.time() - started
         row = {"epoch": epoch, "train_loss": train_loss}
         for name in criteria:
-            row[name] = (trainer.evaluate(val_loaders[name], "validation")[0]
-                         if name == "val_si_snri_db" else trainer.validation_loss(val_loaders[name]))
+            if name == "val_si_snri_db":
+                row[name] = trainer.evaluate(val_loaders[name], "validation")[0]
+            else:
+                row[name] = trainer.validation_loss(val_loaders[name])
             if improves(name, row[name], best_by.get(name)):
                 best_by[name] = {"value": row[name], "epoch": epoch,
                                  "model": {k: v.detach().cpu().clone()

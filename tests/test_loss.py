@@ -72,13 +72,23 @@ def test_signal_approximation_by_hand():
     assert loss.signal_approximation(logits, noisy, clean).item() == pytest.approx(expected)
 
 
-def test_mixit_picks_the_better_assignment_per_clip():
-    s = [sig(1.0), sig(-1.0), sig(0.5)]
+MIXIT_SHARES = [sig(1.0), sig(-1.0), sig(0.5)]
+
+
+def _two_clip_mixit() -> tuple[torch.Tensor, ...]:
+    """(logits, mixture, noisy, noise) of two one-bin clips: clip 0 is explained exactly by
+    the first assignment (m0 + m1 -> noisy), clip 1 by the second (m0 + m2 -> noisy)."""
+    s = MIXIT_SHARES
     logits = torch.tensor([1.0, -1.0, 0.5]).view(1, 3, 1, 1).repeat(2, 1, 1, 1)
     mixture = torch.full((2, 1, 1), 2.0)
     noisy = torch.tensor([[[2 * (s[0] + s[1])]], [[2 * (s[0] + s[2])]]])
     noise = torch.tensor([[[2 * s[2]]], [[2 * s[1]]]])
-    # clip 0 is explained exactly by the first assignment, clip 1 by the second
+    return logits, mixture, noisy, noise
+
+
+def test_mixit_picks_the_better_assignment_per_clip():
+    s = MIXIT_SHARES
+    logits, mixture, noisy, noise = _two_clip_mixit()
     assert loss.mixit_loss(logits, mixture, noisy, noise).item() == pytest.approx(0.0, abs=1e-12)
     noise_off = noise + torch.tensor([[[0.0]], [[1.0]]])
     first_for_clip1 = (2 * s[1] - 2 * s[2]) ** 2 + (2 * s[2] - 2 * s[1] - 1) ** 2
@@ -90,11 +100,8 @@ def test_mixit_picks_the_better_assignment_per_clip():
 
 def test_mixit_batch_assignment_is_one_choice_for_all_clips():
     """The reference's variant: the assignment with the lower batch mean, for every clip."""
-    s = [sig(1.0), sig(-1.0), sig(0.5)]
-    logits = torch.tensor([1.0, -1.0, 0.5]).view(1, 3, 1, 1).repeat(2, 1, 1, 1)
-    mixture = torch.full((2, 1, 1), 2.0)
-    noisy = torch.tensor([[[2 * (s[0] + s[1])]], [[2 * (s[0] + s[2])]]])
-    noise = torch.tensor([[[2 * s[2]]], [[2 * s[1]]]])
+    s = MIXIT_SHARES
+    logits, mixture, noisy, noise = _two_clip_mixit()
     mismatch = (2 * s[1] - 2 * s[2]) ** 2 * 2  # the wrong assignment's error on one clip
     value = loss.mixit_loss(logits, mixture, noisy, noise, per_clip=False).item()
     assert value == pytest.approx(mismatch / 2, rel=1e-5)
