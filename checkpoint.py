@@ -1,9 +1,10 @@
 """Everything PULSE writes to disk goes through here: atomic writes and checkpoints.
 
 A checkpoint is one dict (``torch.save``): ``model`` (state dict), ``model_config`` (what
-rebuilds the network: ``methods.build_model``), ``optimizer``, ``epoch``, ``best``,
-``history``, ``args`` and ``rng``. ``best.pt`` holds the best epoch's weights, ``last.pt``
-the last completed epoch, from which ``--resume`` continues.
+rebuilds the network: ``methods.build_model``), ``optimizer``, ``epoch``, ``best_by`` (the
+best epoch so far by each selection criterion), ``history``, ``args`` and ``rng``.
+``best.pt`` holds the selected epoch's weights, ``last.pt`` the last completed epoch, from
+which ``--resume`` continues.
 """
 from __future__ import annotations
 

@@ -189,6 +189,20 @@ def read_audio(path: Path) -> np.ndarray:
     return _mono_16k(data, rate, path)
 
 
+def excerpt_span(start_s: float, num_samples: int, rate: int) -> tuple[int, int]:
+    """(first frame, frame count) at ``rate`` of ``num_samples`` 16 kHz samples from
+    ``start_s`` seconds on."""
+    return math.floor(start_s * rate), math.ceil(num_samples * rate / SAMPLE_RATE)
+
+
+def excerpt_fits(start_s: float, num_samples: int, rate: int, total_frames: int,
+                 pad_short: bool) -> bool:
+    """Whether a file of ``total_frames`` holds the excerpt (or, with ``pad_short``, the
+    excerpt starts at 0 s and a short file is padded)."""
+    start, frames = excerpt_span(start_s, num_samples, rate)
+    return start + frames <= total_frames or (pad_short and start == 0)
+
+
 def read_excerpt(path: Path, start_s: float, num_samples: int,
                  pad_short: bool = False) -> np.ndarray:
     """``num_samples`` samples at 16 kHz from ``start_s`` seconds on, 16 kHz mono float64.
@@ -200,9 +214,8 @@ def read_excerpt(path: Path, start_s: float, num_samples: int,
     try:
         with sf.SoundFile(path) as f:
             rate, total = f.samplerate, f.frames
-            start = math.floor(start_s * rate)
-            frames = math.ceil(num_samples * rate / SAMPLE_RATE)
-            if start + frames > total and not (pad_short and start == 0):
+            start, frames = excerpt_span(start_s, num_samples, rate)
+            if not excerpt_fits(start_s, num_samples, rate, total, pad_short):
                 raise DataError(
                     f"{path}: needs {frames / rate:.3f} s from {start_s:g} s but the file "
                     f"lasts {total / rate:.3f} s")
@@ -374,9 +387,8 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         found = info(path)
         if isinstance(found, str):
             problems.append(f"{line.origin}: {_named(name, path)}: {found}")
-        elif start_s is not None and not (pad_short and start_s == 0) and (
-                math.floor(start_s * found.samplerate)
-                + math.ceil(corpus.wav_len * found.samplerate / SAMPLE_RATE) > found.frames):
+        elif start_s is not None and not excerpt_fits(start_s, corpus.wav_len, found.samplerate,
+                                                      found.frames, pad_short):
             problems.append(f"{line.origin}: {_named(name, path)}: lasts "
                             f"{found.duration:.3f} s, too short for {excerpt_s:.3f} s from "
                             f"{start_s:g} s")

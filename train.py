@@ -45,6 +45,11 @@ MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regularis
 """Arguments that define a trained model; stored in every checkpoint."""
 
 
+def model_config(args: argparse.Namespace) -> dict:
+    """The arguments that define the trained network (stored in every checkpoint)."""
+    return {key: getattr(args, key) for key in MODEL_KEYS}
+
+
 def trains_channels_last(device: torch.device) -> bool:
     """Whether channels-last training is the faster memory format on ``device``.
 
@@ -128,7 +133,7 @@ class Trainer:
         self.args, self.launch, self.device = args, launch, device
         self.method: Method = METHODS[args.method]
         self.spectral = Spectral(args.frame_len, args.feature)
-        self.model_config = {key: getattr(args, key) for key in MODEL_KEYS}
+        self.model_config = model_config(args)
         self.model = build_model(self.model_config).to(device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -141,7 +146,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(),
                                           lr=args.lr_per_GPU * launch.world_size)
         self.bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
-        workers = default_num_workers() if args.num_workers is None else args.num_workers
+        workers = loader_workers(args)
         self.loader_options = dict(num_workers=workers, pin_memory=device.type == "cuda",
                                    persistent_workers=workers > 0)
 
@@ -233,9 +238,8 @@ class Trainer:
             noise = noise.to(self.device, non_blocking=True)
             with self.autocast():
                 _, reported = self.method.step(self.model, self.spectral, noisy, noise, self.args)
-            total += torch.stack([reported.double() * len(noisy),
-                                  torch.tensor(len(noisy), dtype=torch.float64,
-                                               device=self.device)])
+            total[0] += reported.double() * len(noisy)
+            total[1] += len(noisy)
         distributed.all_sum(total)
         return (total[0] / total[1]).item()
 
@@ -281,6 +285,11 @@ def default_num_workers() -> int:
     (7.9 ms a batch) barely keep pace and 8 (3.1 ms) leave a margin.
     """
     return min(8, max(1, (os.cpu_count() or 2) // (2 * max(1, local_processes()))))
+
+
+def loader_workers(args: argparse.Namespace) -> int:
+    """``--num_workers``, or the default for this machine."""
+    return default_num_workers() if args.num_workers is None else args.num_workers
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -398,15 +407,12 @@ def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus:
     if last_path.exists():
         return checkpoint.load(last_path)["args"]["prior"]
     seed_everything(args.seed)
-    method = METHODS[args.method]
-    spectral = Spectral(args.frame_len, args.feature)
-    config = {**{key: getattr(args, key) for key in MODEL_KEYS}, "method": "PU"}
-    workers = default_num_workers() if args.num_workers is None else args.num_workers
+    pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args))
     started = time.time()
     value = prior.estimate_prior(
-        build_model(config), spectral, dataset.ExampleSet(lines, corpus, method.second(args)),
-        device, max(1, args.batch_size // 2), p=args.p,
-        loader_options=dict(num_workers=workers, worker_init_fn=_seed_worker))
+        build_model(model_config(args)), Spectral(args.frame_len, args.feature), pairs, device,
+        max(1, args.batch_size // 2), p=args.p,
+        loader_options=dict(num_workers=loader_workers(args), worker_init_fn=_seed_worker))
     value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
     estimate = (value[0] / value[1]).item()
     log.info("class prior estimated from the training data: %.3f (%.1f s)", estimate,

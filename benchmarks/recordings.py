@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from demo_corpus import ensure_demo_corpus  # noqa: E402
-from metric import si_snr  # noqa: E402
+from metric import si_snr_improvement  # noqa: E402
 from prior import true_prior  # noqa: E402
+from pulse import DEMO_SETTINGS  # noqa: E402
 from spectral import Spectral  # noqa: E402
 
-DEMO = ["--epochs", "12", "--batch_size", "8", "--wav_len", "16000", "--frame_len", "512",
-        "--lr_per_GPU", "1e-3", "--blocks", "1", "--quiet"]
+DEMO = [*(f"--{key}={value}" for key, value in DEMO_SETTINGS.items()), "--quiet"]
 
 
 def pulse(folder: Path, *args: str) -> None:
@@ -93,8 +93,8 @@ def score_enhanced(folder: Path, checkpoint: Path, lines: list[dataset.ConfigLin
     gains = []
     for i, (noisy, clean) in enumerate(pairs):
         enhanced, _ = sf.read(folder / "enhanced" / "test" / f"t{i:04d}.wav")
-        tensors = [torch.from_numpy(x)[None] for x in (enhanced, noisy, clean)]
-        gains.append((si_snr(tensors[0], tensors[2]) - si_snr(tensors[1], tensors[2])).item())
+        gains.append(si_snr_improvement(*(torch.from_numpy(x)[None]
+                                          for x in (enhanced, noisy, clean))).item())
     return float(np.mean(gains))
 
 
@@ -126,8 +126,9 @@ def main() -> None:
     print(f"{cpu_name()}; demo corpus, demo settings")
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        demo = ensure_demo_corpus(work / "demo_data")
-        corpus = dataset.Corpus(str(demo.clean_path), str(demo.noise_path), 16000)
+        wav_len = DEMO_SETTINGS["wav_len"]
+        demo = ensure_demo_corpus(work / "demo_data", wav_len=wav_len)
+        corpus = dataset.Corpus(str(demo.clean_path), str(demo.noise_path), wav_len)
         train = dataset.read_config(demo.train, dataset.TRAIN_FIELDS)
         test = dataset.read_config(demo.test, dataset.EVAL_FIELDS)
         truth = training_prior(train, corpus)
@@ -140,8 +141,9 @@ def main() -> None:
         write_recordings(recordings, train + dataset.read_config(demo.val, dataset.EVAL_FIELDS),
                          corpus, sorted(demo.noise_path.glob("*/*.wav")))
         subprocess.run([sys.executable, str(ROOT / "create_config_files.py"), "--name", "rec",
-                        "--noisy", "noisy/*.wav", "--noise", "noise/*.wav", "--wav_len", "16000",
-                        "--n_val", "40"], cwd=recordings, check=True, capture_output=True)
+                        "--noisy", "noisy/*.wav", "--noise", "noise/*.wav",
+                        "--wav_len", str(wav_len), "--n_val", "40"],
+                       cwd=recordings, check=True, capture_output=True)
         for seed in args.seeds:
             seed_args = [*DEMO, "--seed", str(seed)]
             if "selection" in args.parts:
