@@ -4,7 +4,9 @@ The six published config files ship with PULSE unchanged (see NOTICE.md); this t
 writes new ones under the same protocol: SNR uniform in [-5, 10] dB; every noise excerpt
 lies inside one noise file, training and validation excerpts in its first 90 %, test
 excerpts in the rest, so test noise is unseen; the validation set is a random draw of
-the training speech files; test speech is its own set; a fixed seed.
+the training speech files; test speech is its own set; a fixed seed. With ``--test_noise``
+the test excerpts come from those files instead (anywhere in them) and training and
+validation excerpts from anywhere in the ``--noise`` files: unseen noise *files*.
 
     python create_config_files.py --name mine --trainval 'mine/train/**/*.wav' \\
         --test 'mine/test/**/*.wav' --noise 'mynoise/**/*.wav' --n_val 100
@@ -47,34 +49,47 @@ VAL_FILE_SHARE = 0.1
 """Share of the recordings (noisy and noise files each) held out whole for validation."""
 
 
-def _start(rng: random.Random, noise: AudioFile, excerpt_s: float, test: bool) -> float:
+def _start(rng: random.Random, noise: AudioFile, excerpt_s: float, part: str) -> float:
+    """A random excerpt start (s) inside ``part`` of the file: "train" (its first 90 %),
+    "test" (the rest) or "whole"."""
     split_s = noise.duration_s * (1 - TEST_NOISE_SHARE)
-    low, high = (split_s, noise.duration_s - excerpt_s) if test else (0.0, split_s - excerpt_s)
+    low, high = {"train": (0.0, split_s - excerpt_s),
+                 "test": (split_s, noise.duration_s - excerpt_s),
+                 "whole": (0.0, noise.duration_s - excerpt_s)}[part]
     if high < low:
+        needs = ("" if part == "whole"
+                 else " in both the training and the test part")
         raise ValueError(f"{noise.path}: {noise.duration_s:g} s is too short for "
-                         f"{excerpt_s:g} s excerpts in both the training and the test part")
+                         f"{excerpt_s:g} s excerpts{needs}")
     return rng.uniform(low, high)
 
 
 def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFile], n_val: int,
-                      excerpt_s: float, seed: int) -> tuple[list[str], list[str], list[str]]:
-    """(train, validation, test) config lines; trainval and test are speech paths."""
+                      excerpt_s: float, seed: int, test_noises: list[AudioFile] | None = None,
+                      ) -> tuple[list[str], list[str], list[str]]:
+    """(train, validation, test) config lines; trainval and test are speech paths. Test
+    excerpts come from the last tenth of each noise file or, given ``test_noises``, from
+    anywhere in those files (and training excerpts from anywhere in ``noises``)."""
     if not 0 < n_val < len(trainval):
         raise ValueError(f"n_val must be between 1 and {len(trainval) - 1}, got {n_val}")
-    if not noises:
+    if not noises or test_noises == []:
         raise ValueError("no noise files")
+    if test_noises and {n.path for n in noises} & {n.path for n in test_noises}:
+        raise ValueError("a file is both a training and a test noise file")
+    train_part, test_part = ("whole", "whole") if test_noises else ("train", "test")
     rng = random.Random(seed)
     shuffled = sorted(trainval)
     rng.shuffle(shuffled)
     val_speech, train_speech = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
 
     def line(speech: str, is_test: bool, extra: bool) -> str:
-        noise = rng.choice(noises)
-        fields = [speech, noise.path, f"{_start(rng, noise, excerpt_s, is_test):.4f}",
+        noise = rng.choice(test_noises or noises if is_test else noises)
+        part = test_part if is_test else train_part
+        fields = [speech, noise.path, f"{_start(rng, noise, excerpt_s, part):.4f}",
                   f"{rng.uniform(*SNR_RANGE_DB):.4f}"]
         if extra:
             other = rng.choice(noises)
-            fields += [other.path, f"{_start(rng, other, excerpt_s, False):.4f}"]
+            fields += [other.path, f"{_start(rng, other, excerpt_s, train_part):.4f}"]
         return " ".join(fields)
 
     return ([line(s, False, True) for s in train_speech],
@@ -148,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noisy", help="glob of your noisy speech recordings: write recordings "
                                         "config files (no clean speech needed)")
     parser.add_argument("--noise", required=True, help="glob of your noise files")
+    parser.add_argument("--test_noise", help="glob of noise files for the test set only "
+                                             "(default: the last tenth of each --noise file)")
     parser.add_argument("--n_val", type=int, default=100, help="validation examples")
     parser.add_argument("--wav_len", type=int, default=PUBLISHED_WAV_LEN,
                         help="clip length in samples at 16 kHz that excerpts must fit")
@@ -155,9 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.noisy and (args.trainval or args.test):
         parser.error("--noisy (recordings) goes without --trainval and --test (clean speech)")
+    if args.noisy and args.test_noise:
+        parser.error("--test_noise goes with --trainval and --test (clean speech)")
     if not args.noisy and not (args.trainval and args.test):
         parser.error("give --trainval and --test (clean speech), or --noisy (recordings)")
     keys = ("noisy", "noise") if args.noisy else ("trainval", "test", "noise")
+    keys += ("test_noise",) if args.test_noise else ()
     found = {key: sorted(glob.glob(getattr(args, key), recursive=True)) for key in keys}
     for key, files in found.items():
         if not files:
@@ -170,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                                               excerpt_s, args.seed)
             lines = {"train": train, "val": val}
         else:
+            test_noises = files_on_disk(args.test_noise) if args.test_noise else None
             lines = dict(zip(("train", "val", "test"), make_config_lines(
-                found["trainval"], found["test"], noises, args.n_val, excerpt_s, args.seed)))
+                found["trainval"], found["test"], noises, args.n_val, excerpt_s, args.seed,
+                test_noises)))
         for path, split_lines in zip(write_config_files(args.name, lines), lines.values()):
             print(f"{path}: {len(split_lines)} lines")
     except (ValueError, OSError, RuntimeError) as err:  # RuntimeError: soundfile

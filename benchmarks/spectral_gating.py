@@ -21,6 +21,29 @@ import dataset  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 
 
+def gating_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
+                   noise_clip_s: float | None) -> np.ndarray:
+    """SI-SNRi (dB) of each test line after noisereduce's spectral gate: stationary, given
+    the first ``noise_clip_s`` seconds of the line's noise file at the mixture's noise
+    level, or non-stationary with no noise recording when ``noise_clip_s`` is None."""
+    import noisereduce
+
+    improvements = []
+    for line in lines:
+        noisy, clean, scale = dataset.load_parallel(line, corpus)
+        if noise_clip_s is None:
+            gated = noisereduce.reduce_noise(y=noisy, sr=dataset.SAMPLE_RATE, stationary=False)
+        else:
+            noise_file = dataset.resolve(line.noise, corpus.noise_root)
+            clip = dataset.read_excerpt(noise_file, 0.0, int(noise_clip_s * dataset.SAMPLE_RATE))
+            clip = dataset.standardise(clip, noise_file) / scale
+            gated = noisereduce.reduce_noise(y=noisy, sr=dataset.SAMPLE_RATE, y_noise=clip,
+                                             stationary=True)
+        improvements.append(si_snr_improvement(*(torch.from_numpy(x[None])
+                                                 for x in (gated, noisy, clean))).item())
+    return np.array(improvements)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,22 +55,9 @@ def main() -> None:
                    help="length of the noise recording given to the gate, read from the start "
                         "of the test line's noise file (its training part)")
     args = p.parse_args()
-    import noisereduce
-
     corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
     lines = dataset.read_config(args.test_fname, dataset.EVAL_FIELDS)
-    improvements = []
-    for line in lines:
-        noisy, clean, scale = dataset.load_parallel(line, corpus)
-        noise_file = dataset.resolve(line.noise, corpus.noise_root)
-        clip = dataset.read_excerpt(noise_file, 0.0, int(args.noise_clip_s * dataset.SAMPLE_RATE))
-        clip = dataset.standardise(clip, noise_file) / scale
-        gated = noisereduce.reduce_noise(y=noisy, sr=dataset.SAMPLE_RATE, y_noise=clip,
-                                         stationary=True)
-        improvements.append(si_snr_improvement(torch.from_numpy(gated[None]),
-                                               torch.from_numpy(noisy[None]),
-                                               torch.from_numpy(clean[None])).item())
-    values = np.array(improvements)
+    values = gating_si_snri(lines, corpus, args.noise_clip_s)
     print(f"spectral gating on {args.test_fname}: {len(values)} clips, mean SI-SNRi "
           f"{values.mean():.2f} dB, median {np.median(values):.2f} dB")
 

@@ -1,0 +1,249 @@
+"""PULSE on real speech and real ambience recordings: the development benchmark.
+
+The corpus is built on demand from Debian packages (``apt-get download``; nothing of it
+goes into git) and is the same on every machine:
+
+- speech: the Asterisk PBX prompts recorded by four professional speakers (US English,
+  Mexican Spanish, Canadian French, Italian), read from the 16 kHz G.722 packages
+  ``asterisk-core-sounds-{en,es,fr,it}-g722`` (CC-BY-SA 3.0 / CC-BY 3.0, see each
+  package's copyright file) and decoded with the ``g722`` package;
+- noise: the 42 ambience field recordings of 0 A.D. (``0ad-data``, CC-BY-SA 3.0,
+  Wildfire Games): rain, wind, snow and wind storms, thunder, birds and insects, rivers,
+  waves, a waterfall, and the bustle of a port, a farm and a market.
+
+Two protocols, each written by ``create_config_files.py`` (130 training, 20 validation,
+50 test lines of 2 s; SNR uniform in [-5, 10] dB):
+
+- ``seen``: the noise recordings of at least 20 s; test excerpts come from the last tenth
+  of each file, which training never reads (the paper's protocol);
+- ``unseen``: every fourth noise file (in name order) is a test file (``--test_noise``),
+  never heard in training.
+
+For each protocol and seed it trains PU, PN and MixIT with the settings below and prints
+the test SI-SNRi; spectral gating (noisereduce, given 3 s of the test noise file, and
+without it) and the oracle binary mask need no training and are scored once.
+
+    pip install -r benchmarks/requirements.txt
+    python benchmarks/real_audio.py --seeds 0 1 2
+    python benchmarks/real_audio.py --protocols seen --methods PU --extra --prior 0.5
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import dataset  # noqa: E402
+from benchmarks.demo import cpu_name  # noqa: E402
+from benchmarks.spectral_gating import gating_si_snri  # noqa: E402
+from metric import si_snr, si_snr_improvement  # noqa: E402
+from spectral import Spectral  # noqa: E402
+
+SETTINGS = ["--epochs", "10", "--batch_size", "8", "--lr_per_GPU", "0.001", "--blocks", "2",
+            "--wav_len", "32000", "--quiet"]
+WAV_LEN = 32000
+SPEECH_PACKAGES = {lang: f"asterisk-core-sounds-{lang}-g722" for lang in ("en", "es", "fr", "it")}
+NOISE_PACKAGE = "0ad-data"
+AMBIENCE_ZIP = "./usr/share/games/0ad/mods/public/public.zip"
+N_TRAINVAL, N_VAL, N_TEST = 150, 20, 50
+MIN_SPEECH_S = 1.0
+SEEN_MIN_NOISE_S = 20.0
+CORPUS_VERSION = "1"
+
+
+def fetch(debs: Path, package: str) -> Path:
+    """The package's .deb file in ``debs``, downloaded with apt-get when missing."""
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        debs.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["apt-get", "download", package], cwd=debs, check=True)
+        except (OSError, subprocess.CalledProcessError) as err:
+            raise SystemExit(f"could not download {package} with apt-get ({err}); put its "
+                             f".deb file in {debs} by hand") from None
+        found = sorted(debs.glob(f"{package}_*.deb"))
+    return found[-1]
+
+
+def decode_speech(deb: Path, lang: str, out: Path) -> list[Path]:
+    """16 kHz WAV files of the package's G.722 prompts of at least ``MIN_SPEECH_S``."""
+    import G722
+
+    paths = []
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
+        for g722 in sorted(Path(tmp).rglob("*.g722")):
+            wave = np.asarray(G722.G722(16000, 64000).decode(g722.read_bytes()), np.int16)
+            if len(wave) >= MIN_SPEECH_S * 16000:
+                path = out / f"{lang}_{g722.parent.name}_{g722.stem}.wav"
+                sf.write(path, wave, 16000)
+                paths.append(path)
+    return paths
+
+
+def decode_ambience(deb: Path, out: Path) -> list[Path]:
+    """Mono 16 kHz WAV files of 0 A.D.'s ambience recordings."""
+    paths = []
+    with tempfile.TemporaryDirectory() as tmp:
+        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                              stdout=subprocess.PIPE) as tar_stream:
+            subprocess.run(["tar", "-x", "-C", tmp, AMBIENCE_ZIP], stdin=tar_stream.stdout,
+                           check=True)
+        with zipfile.ZipFile(Path(tmp) / AMBIENCE_ZIP) as archive:
+            for name in sorted(archive.namelist()):
+                if name.startswith("audio/ambient/") and name.endswith(".ogg"):
+                    source = Path(tmp) / Path(name).name
+                    source.write_bytes(archive.read(name))
+                    path = out / f"{Path(name).parent.name}_{Path(name).stem}.wav"
+                    sf.write(path, dataset.read_audio(source), 16000, subtype="FLOAT")
+                    paths.append(path)
+    return paths
+
+
+def link_all(paths: list[Path], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for path in paths:
+        (folder / path.name).symlink_to(os.path.relpath(path, folder))
+
+
+def build_corpus(data: Path) -> Path:
+    """The corpus folder with both protocols' config files, built once."""
+    corpus = data / f"corpus_v{CORPUS_VERSION}"
+    if (corpus / "READY").exists():
+        return corpus
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    print("building the corpus (downloads about 1.4 GB once) ...", flush=True)
+    speech_dir, noise_dir = corpus / "speech_all", corpus / "noise_all"
+    speech_dir.mkdir(parents=True)
+    noise_dir.mkdir()
+    speech = []
+    for lang, package in SPEECH_PACKAGES.items():
+        speech += decode_speech(fetch(data / "debs", package), lang, speech_dir)
+    noises = decode_ambience(fetch(data / "debs", NOISE_PACKAGE), noise_dir)
+    random.Random(0).shuffle(speech)
+    link_all(speech[:N_TRAINVAL], corpus / "speech" / "trainval")
+    link_all(speech[N_TRAINVAL:N_TRAINVAL + N_TEST], corpus / "speech" / "test")
+    link_all([p for p in noises if sf.info(p).duration >= SEEN_MIN_NOISE_S], corpus / "seen")
+    link_all([p for i, p in enumerate(noises) if i % 4 != 3], corpus / "unseen" / "train")
+    link_all([p for i, p in enumerate(noises) if i % 4 == 3], corpus / "unseen" / "test")
+    common = [sys.executable, str(ROOT / "create_config_files.py"), "--trainval",
+              "speech/trainval/*.wav", "--test", "speech/test/*.wav", "--n_val", str(N_VAL),
+              "--wav_len", str(WAV_LEN)]
+    for args in (["--name", "seen", "--noise", "seen/*.wav"],
+                 ["--name", "unseen", "--noise", "unseen/train/*.wav", "--test_noise",
+                  "unseen/test/*.wav"]):
+        subprocess.run(common + args, cwd=corpus, check=True, stdout=subprocess.DEVNULL)
+    (corpus / "READY").write_text(f"{len(speech)} speech files, {len(noises)} noise files\n")
+    return corpus
+
+
+def config(corpus: Path, protocol: str, split: str) -> str:
+    return str(corpus / f"{protocol}_{split}_set.txt")
+
+
+def oracle_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus) -> np.ndarray:
+    """SI-SNRi (dB) of the ideal binary mask (speech bins where |S| > |N|) at frame 1024."""
+    spectral, gains = Spectral(1024), []
+    for line in lines:
+        noisy, clean = (torch.from_numpy(x)[None] for x in dataset.load_parallel(line, corpus)[:2])
+        speech, noise = spectral.stft(clean), spectral.stft(noisy - clean)
+        masked = spectral.istft(spectral.stft(noisy) * (speech.abs() > noise.abs()),
+                                noisy.shape[-1])
+        gains.append(si_snr_improvement(masked, noisy, clean).item())
+    return np.array(gains)
+
+
+def baselines(corpus_dir: Path, protocol: str) -> dict[str, np.ndarray]:
+    """Test SI-SNRi (dB) per line of the methods that need no training; paths in the
+    config files are relative to ``corpus_dir``, the working directory."""
+    corpus = dataset.Corpus(None, None, WAV_LEN)
+    lines = dataset.read_config(config(corpus_dir, protocol, "test"), dataset.EVAL_FIELDS)
+    inputs = [si_snr(*(torch.from_numpy(x[None]) for x in
+                       dataset.load_parallel(line, corpus)[:2])).item() for line in lines]
+    print(f"{protocol}: test mixtures' SI-SNR {np.mean(inputs):+.2f} dB", flush=True)
+    return {"spectral gating, 3 s of the test noise file": gating_si_snri(lines, corpus, 3.0),
+            "spectral gating, no noise recording": gating_si_snri(lines, corpus, None),
+            "oracle binary mask": oracle_si_snri(lines, corpus)}
+
+
+def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
+          runs: Path) -> tuple[float, float, float]:
+    """(test SI-SNRi, validation SI-SNRi, wall seconds) of one training run."""
+    out = runs / f"{protocol}-{method}-{seed}"
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "pulse.py"), "--method", method, *SETTINGS, "--seed",
+         str(seed), "--train_fname", config(corpus, protocol, "train"), "--val_fname",
+         config(corpus, protocol, "val"), "--test_fname", config(corpus, protocol, "test"),
+         "--out_dir", str(out), *extra], cwd=corpus, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(result.stderr[-3000:])
+    scores = json.loads((out / "results.json").read_text())
+    return (scores["test_si_snri_db"], scores["val_si_snri_db"],
+            time.perf_counter() - started)
+
+
+def summary(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:+.2f} dB"
+    return f"{np.mean(values):+.2f} dB ({min(values):+.2f} to {max(values):+.2f})"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT / "real_audio_data",
+                   help="where the downloaded packages, the corpus and the runs go")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--protocols", nargs="+", choices=("seen", "unseen"),
+                   default=["seen", "unseen"])
+    p.add_argument("--methods", nargs="+", choices=("PU", "PN", "MixIT"),
+                   default=["PU", "PN", "MixIT"])
+    p.add_argument("--no_baselines", action="store_true", help="skip gating and oracle")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="further pulse.py options for every training run (put it last)")
+    args = p.parse_args()
+    corpus = build_corpus(args.data.resolve())
+    os.chdir(corpus)
+    print(f"{cpu_name()}; torch {torch.__version__}; settings {' '.join(SETTINGS)} "
+          f"{' '.join(args.extra)}", flush=True)
+    table: dict[tuple[str, str], list[float]] = {}
+    for protocol in args.protocols:
+        if not args.no_baselines:
+            for name, values in baselines(corpus, protocol).items():
+                table[name, protocol] = [float(values.mean())]
+                print(f"{protocol}: {name}: {values.mean():+.2f} dB", flush=True)
+        for method in args.methods:
+            for seed in args.seeds:
+                test, val, wall = train(corpus, protocol, method, seed, args.extra,
+                                        args.data.resolve() / "runs")
+                table.setdefault((method, protocol), []).append(test)
+                print(f"{protocol}: {method} seed {seed}: test {test:+.2f} dB, validation "
+                      f"{val:+.2f} dB, {wall / 60:.1f} min", flush=True)
+    print(f"\n| test SI-SNRi | {' | '.join(args.protocols)} |")
+    print(f"|---|{'---|' * len(args.protocols)}")
+    for name in dict.fromkeys(name for name, _ in table):
+        cells = [summary(table[name, protocol]) if (name, protocol) in table else ""
+                 for protocol in args.protocols]
+        print(f"| {name} | {' | '.join(cells)} |")
+
+
+if __name__ == "__main__":
+    main()
