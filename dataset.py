@@ -6,7 +6,7 @@ happens later, on the device, in batches (see ``spectral.py``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -315,6 +315,38 @@ def load_extra_noise(line: ConfigLine, corpus: Corpus) -> np.ndarray:
     return standardise(read_excerpt(path, line.extra_noise_start_s, corpus.wav_len), path)
 
 
+NoiseSpans = dict[str, tuple[float, float]]
+"""Noise file (as the config names it) -> (first start, last end) in seconds."""
+
+
+def noise_spans(lines: list[Line], wav_len: int) -> NoiseSpans:
+    """The span of each noise file that ``lines`` read (every noise excerpt they name),
+    inside which fresh noise examples may be drawn without touching any other part of
+    the file, such as the part that a test set reads."""
+    clip_s = wav_len / SAMPLE_RATE
+    spans: NoiseSpans = {}
+    for line in lines:
+        excerpts = [(line.noise, line.noise_start_s)]
+        if isinstance(line, ConfigLine) and line.extra_noise is not None:
+            excerpts.append((line.extra_noise, line.extra_noise_start_s))
+        for name, start in excerpts:
+            low, high = spans.get(name, (start, start + clip_s))
+            spans[name] = (min(low, start), max(high, start + clip_s))
+    return spans
+
+
+def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
+                     wav_len: int) -> Line:
+    """``line`` with its noise example moved to a random start inside the span of its file
+    (the mixture of a published-format line is left as it is)."""
+    clip_s = wav_len / SAMPLE_RATE
+    if isinstance(line, RecordingLine):
+        low, high = spans[line.noise]
+        return replace(line, noise_start_s=rng.uniform(low, max(low, high - clip_s)))
+    low, high = spans[line.extra_noise]
+    return replace(line, extra_noise_start_s=rng.uniform(low, max(low, high - clip_s)))
+
+
 class ExampleSet(Dataset):
     """Waveform pairs of a config file, built deterministically from each line.
 
@@ -324,17 +356,25 @@ class ExampleSet(Dataset):
     clip's scale, so its level matches the noise inside the noisy clip). A recordings
     line gives its noisy excerpt at unit std and its noise excerpt at unit std or, for
     ``noise_paired``, at the estimated level of the noise inside the noisy excerpt.
+    With ``fresh_noise`` spans (see ``noise_spans``), each item's noise example is read at
+    a new random start inside its file's span, drawn from NumPy's global generator (seeded
+    per run and per loader worker), so every epoch hears new noise.
     Items are (noisy, second) float32 tensors of ``wav_len`` samples.
     """
 
-    def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean"):
+    def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean",
+                 fresh_noise: NoiseSpans | None = None):
         self.lines, self.corpus, self.second = lines, corpus, second
+        self.fresh_noise = fresh_noise if second != "clean" else None
 
     def __len__(self) -> int:
         return len(self.lines)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         line = self.lines[index]
+        if self.fresh_noise:
+            line = fresh_noise_line(line, self.fresh_noise, np.random.default_rng(
+                np.random.randint(2 ** 32)), self.corpus.wav_len)
         try:
             if isinstance(line, RecordingLine):
                 noisy, other = load_recordings(line, self.corpus,

@@ -22,7 +22,7 @@ from tqdm import tqdm
 import checkpoint
 import dataset
 import quality
-from methods import METHODS, Method, build_model, enhance
+from methods import Method, build_model, enhance, method_for
 from model import for_inference
 from spectral import Spectral
 
@@ -37,7 +37,7 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method
     model = build_model(config)
     model.load_state_dict(state["model"])
     spectral = Spectral(config["frame_len"], config["feature"])
-    return for_inference(model, device), METHODS[config["method"]], spectral
+    return for_inference(model, device), method_for(config), spectral
 
 
 def receptive_frames(model: nn.Module) -> int:

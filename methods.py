@@ -6,7 +6,7 @@ Adding a method means adding one :class:`Method` to ``METHODS``.
 from __future__ import annotations
 
 from argparse import Namespace
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -58,6 +58,23 @@ def _mixit_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise
     return value, value.detach()
 
 
+def _pu_binary_mask(logits: torch.Tensor) -> torch.Tensor:
+    """The paper's mask: keep the bins the classifier does not call noise (logit < 0)."""
+    return (logits[:, 0] < 0).to(logits.dtype)
+
+
+def _pu_soft_mask(logits: torch.Tensor) -> torch.Tensor:
+    """sigmoid(-logit / s), s the clip's median |logit|: the classifier's decision, softened
+    on a scale the clip sets itself (a median-confidence bin gets 0.27 or 0.73), since a
+    PU classifier's logits have no fixed scale."""
+    scale = logits[:, 0].abs().flatten(1).median(1).values.clamp_min(1e-6)
+    return torch.sigmoid(-logits[:, 0] / scale[:, None, None])
+
+
+PU_MASKS = {"soft": _pu_soft_mask, "binary": _pu_binary_mask}
+"""``--mask`` choices of PU; a checkpoint without one was trained with ``binary``."""
+
+
 @dataclass(frozen=True)
 class Method:
     """Everything that differs between the training methods."""
@@ -78,13 +95,20 @@ class Method:
 METHODS: dict[str, Method] = {
     "PU": Method(1, 1, "batchnorm",
                  lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
-                 _pu_step, lambda logits: (logits[:, 0] < 0).to(logits.dtype),
-                 clips_per_line=2, loss_name="risk"),
+                 _pu_step, _pu_binary_mask, clips_per_line=2, loss_name="risk"),
     "PN": Method(1, 3, "batchnorm", lambda args: "clean",
                  _pn_step, lambda logits: torch.sigmoid(logits[:, 0])),
     "MixIT": Method(3, 3, "dropout", lambda args: "noise",
                     _mixit_step, lambda logits: torch.sigmoid(logits[:, 0])),
 }
+
+
+def method_for(config: dict) -> Method:
+    """The method of a ``model_config``, with PU's inference mask set by its ``mask``."""
+    method = METHODS[config["method"]]
+    if config["method"] == "PU":
+        method = replace(method, mask=PU_MASKS[config.get("mask", "binary")])
+    return method
 
 
 def build_model(config: dict) -> nn.Sequential:

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PU: scale of each noise example: 'paired' divides it by its noisy clip's "
                         "scale so noise has one level in both classes; 'unit' is the reference's "
                         "unit standard deviation")
+    g.add_argument("--mask", choices=("soft", "binary"), default="soft",
+                   help="PU: inference mask; 'binary' keeps the bins the classifier does not call "
+                        "noise (the paper), 'soft' is sigmoid(-logit / the clip's median |logit|)")
     g = p.add_argument_group("model and features")
     g.add_argument("--blocks", type=non_negative_int, default=2,
                    help="CNN blocks; the CNN has 3 + 2 * blocks layers")
@@ -141,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "paths are used as written, from the working directory")
     g.add_argument("--noise_path", default=None, metavar="DIR",
                    help="noise dataset folder, used like --clean_path for the noise paths")
+    g.add_argument("--noise_excerpts", choices=("fixed", "random"), default="fixed",
+                   help="PU and MixIT: read each training line's noise example where its config "
+                        "line says ('fixed'), or at a new random start every epoch ('random'), "
+                        "inside the part of its file that the training lines read")
     g.add_argument("--select_by", choices=("auto", "si_snri", "loss"), default="auto",
                    help="model selection: validation SI-SNRi (needs clean speech) or the "
                         "method's loss on validation noisy and noise clips (PU: the risk; "

@@ -32,7 +32,7 @@ import distributed
 import prior
 import quality
 from checkpoint import atomic
-from methods import METHODS, Method, build_model, enhance
+from methods import METHODS, Method, build_model, enhance, method_for
 from metric import si_snr
 from model import for_inference
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
@@ -41,13 +41,22 @@ from spectral import Spectral
 log = logging.getLogger("pulse")
 
 MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
-              "feature")
+              "feature", "mask")
 """Arguments that define a trained model; stored in every checkpoint."""
 
 
 def model_config(args: argparse.Namespace) -> dict:
-    """The arguments that define the trained network (stored in every checkpoint)."""
-    return {key: getattr(args, key) for key in MODEL_KEYS}
+    """The arguments that define the trained network (stored in every checkpoint); ``mask``
+    only for PU, the one method with a choice of mask."""
+    config = {key: getattr(args, key) for key in MODEL_KEYS}
+    return {**config, "mask": config["mask"] if args.method == "PU" else None}
+
+
+def saved_model_config(state: dict) -> dict:
+    """A checkpoint's ``model_config``, with the mask of checkpoints written before
+    ``--mask`` existed (PU: binary)."""
+    config = state["model_config"]
+    return {"mask": "binary" if config["method"] == "PU" else None, **config}
 
 
 def trains_channels_last(device: torch.device) -> bool:
@@ -131,9 +140,9 @@ class Trainer:
 
     def __init__(self, args: argparse.Namespace, launch: distributed.Launch, device: torch.device):
         self.args, self.launch, self.device = args, launch, device
-        self.method: Method = METHODS[args.method]
         self.spectral = Spectral(args.frame_len, args.feature)
         self.model_config = model_config(args)
+        self.method: Method = method_for(self.model_config)
         self.model = build_model(self.model_config).to(device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -246,7 +255,7 @@ class Trainer:
     def resume(self, state: dict, path: Path) -> tuple[int, dict, list[dict]]:
         """Restore weights, optimiser and random states from a ``last.pt`` checkpoint;
         returns (first epoch to run, the best epoch so far by each criterion, history)."""
-        if state["model_config"] != self.model_config:
+        if saved_model_config(state) != self.model_config:
             raise UsageError(f"{path} holds a model {state['model_config']}, which differs "
                              f"from the one asked for {self.model_config}; use another --out_dir")
         self.model.load_state_dict(state["model"])
@@ -492,7 +501,9 @@ def train(args: argparse.Namespace) -> int:
     trainer = Trainer(args, launch, device)
     seed_everything(args.seed + launch.rank)
     method = trainer.method
-    train_set = dataset.ExampleSet(lines["train"], corpus, method.second(args))
+    spans = (dataset.noise_spans(lines["train"], args.wav_len)
+             if args.noise_excerpts == "random" else None)
+    train_set = dataset.ExampleSet(lines["train"], corpus, method.second(args), spans)
     loader, sampler = trainer.train_loader(train_set)
     criteria = selection_criteria(args, lines["val"])
     val_sets = {"val_si_snri_db": dataset.ExampleSet(lines["val"], corpus),

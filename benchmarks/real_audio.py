@@ -184,7 +184,8 @@ def baselines(corpus_dir: Path, protocol: str) -> dict[str, np.ndarray]:
 
 def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
           runs: Path) -> tuple[float, float, float]:
-    """(test SI-SNRi, validation SI-SNRi, wall seconds) of one training run."""
+    """(test SI-SNRi, validation SI-SNRi, wall seconds) of one training run in
+    ``runs/PROTOCOL-METHOD-SEED``."""
     out = runs / f"{protocol}-{method}-{seed}"
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
@@ -217,6 +218,8 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", choices=("PU", "PN", "MixIT"),
                    default=["PU", "PN", "MixIT"])
     p.add_argument("--no_baselines", action="store_true", help="skip gating and oracle")
+    p.add_argument("--runs", default="runs",
+                   help="folder under --data for the training runs (replaced run by run)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further pulse.py options for every training run (put it last)")
     args = p.parse_args()
@@ -233,7 +236,7 @@ def main() -> None:
         for method in args.methods:
             for seed in args.seeds:
                 test, val, wall = train(corpus, protocol, method, seed, args.extra,
-                                        args.data.resolve() / "runs")
+                                        args.data.resolve() / args.runs)
                 table.setdefault((method, protocol), []).append(test)
                 print(f"{protocol}: {method} seed {seed}: test {test:+.2f} dB, validation "
                       f"{val:+.2f} dB, {wall / 60:.1f} min", flush=True)

@@ -12,7 +12,7 @@ import torch
 import loss
 import pulse
 from conftest import TINY_RUN, make_tiny_corpus, pink_noise, real_speech
-from methods import METHODS
+from methods import METHODS, PU_MASKS, method_for
 from metric import si_snr_improvement
 from spectral import Spectral
 
@@ -32,19 +32,35 @@ def _logit(share: torch.Tensor) -> torch.Tensor:
     return torch.log(share / (1 - share))
 
 
-def _enhance_with(method: str, logits: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+def _enhance_with(method: str, logits: torch.Tensor, noisy: torch.Tensor,
+                  mask: str | None = None) -> torch.Tensor:
     spec = SPECTRAL.stft(noisy)
-    return SPECTRAL.istft(METHODS[method].mask(logits) * spec, noisy.shape[-1])
+    mask_of = method_for({"method": method, "mask": mask}).mask if mask else METHODS[method].mask
+    return SPECTRAL.istft(mask_of(logits) * spec, noisy.shape[-1])
 
 
-def test_pu_mask_keeps_the_bins_the_classifier_does_not_call_noise():
+@pytest.mark.parametrize("mask", sorted(PU_MASKS))
+def test_pu_mask_keeps_the_bins_the_classifier_does_not_call_noise(mask):
     """A hand-set PU classifier: positive logit (noise) where noise dominates the bin."""
     speech, noise = _parts()
     noisy = speech + noise
     logits = torch.log(SPECTRAL.stft(noise).abs() + 1e-8) - torch.log(
         SPECTRAL.stft(speech).abs() + 1e-8)
-    improvement = si_snr_improvement(_enhance_with("PU", logits[:, None], noisy), noisy, speech)
+    improvement = si_snr_improvement(_enhance_with("PU", logits[:, None], noisy, mask), noisy,
+                                     speech)
     assert improvement.item() > 5
+
+
+def test_soft_pu_mask_follows_the_decision_on_the_clip_own_scale():
+    logits = torch.randn(2, 1, 5, 7) * torch.tensor([1.0, 30.0])[:, None, None, None]
+    soft = PU_MASKS["soft"](logits)
+    assert torch.equal((soft > 0.5), PU_MASKS["binary"](logits).bool())
+    assert torch.allclose(soft[1], PU_MASKS["soft"](logits[1:] / 30)[0])  # scale-free
+    median = logits[:, 0].abs().flatten(1).median(1).values
+    bin_at_median = logits[:, 0].abs() == median[:, None, None]
+    assert torch.allclose(soft[bin_at_median].min(torch.ones(1) - soft[bin_at_median]),
+                          torch.sigmoid(torch.tensor(-1.0)))
+    assert method_for({"method": "PU"}).mask is PU_MASKS["binary"]  # checkpoints before --mask
 
 
 def test_mixit_output_0_is_the_speech_estimate():
