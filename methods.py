@@ -64,11 +64,12 @@ def _pu_binary_mask(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _pu_soft_mask(logits: torch.Tensor) -> torch.Tensor:
-    """sigmoid(-logit / s), s the clip's median |logit|: the classifier's decision, softened
-    on a scale the clip sets itself (a median-confidence bin gets 0.27 or 0.73), since a
-    PU classifier's logits have no fixed scale."""
-    scale = logits[:, 0].abs().flatten(1).median(1).values.clamp_min(1e-6)
-    return torch.sigmoid(-logits[:, 0] / scale[:, None, None])
+    """sigmoid(-logit / s), s the frame's median |logit| over frequency: the classifier's
+    decision, softened on a scale each frame sets itself (a bin of median confidence gets
+    0.27 or 0.73), since a PU classifier's logits have no fixed scale. Frame by frame, so
+    a file enhanced in chunks gets the mask it would get whole."""
+    scale = logits[:, 0].abs().median(dim=1, keepdim=True).values.clamp_min(1e-6)
+    return torch.sigmoid(-logits[:, 0] / scale)
 
 
 PU_MASKS = {"soft": _pu_soft_mask, "binary": _pu_binary_mask}

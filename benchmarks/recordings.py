@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -98,10 +99,10 @@ def score_enhanced(folder: Path, checkpoint: Path, lines: list[dataset.ConfigLin
     return float(np.mean(gains))
 
 
-def selection(work: Path, seed_args: list[str], files: list[str], truth: float,
+def selection(cwd: Path, work: Path, seed_args: list[str], files: list[str], truth: float,
               seed: int) -> None:
     """Clean validation and the true prior; the epoch the validation risk would pick."""
-    pulse(work, *seed_args, *files, "--prior", f"{truth:.4f}", "--out_dir", f"a{seed}")
+    pulse(cwd, *seed_args, *files, "--prior", f"{truth:.4f}", "--out_dir", str(work / f"a{seed}"))
     a = json.loads((work / f"a{seed}" / "results.json").read_text())
     alternative = a["selection"]["alternative"]
     print(f"seed {seed}: clean validation, true prior: test {a['test_si_snri_db']:.2f} dB "
@@ -109,11 +110,35 @@ def selection(work: Path, seed_args: list[str], files: list[str], truth: float,
           f"{alternative['test_si_snri_db']:.2f} dB (epoch {alternative['epoch']})", flush=True)
 
 
-def prior_auto(work: Path, seed_args: list[str], files: list[str], seed: int) -> None:
-    pulse(work, *seed_args, *files, "--prior", "auto", "--out_dir", f"b{seed}")
+def prior_auto(cwd: Path, work: Path, seed_args: list[str], files: list[str], seed: int) -> None:
+    pulse(cwd, *seed_args, *files, "--prior", "auto", "--out_dir", str(work / f"b{seed}"))
     b = json.loads((work / f"b{seed}" / "results.json").read_text())
     print(f"seed {seed}: --prior auto {b['prior']['value']:.3f}: test "
           f"{b['test_si_snri_db']:.2f} dB", flush=True)
+
+
+def demo_setup(work: Path) -> dict:
+    wav_len = DEMO_SETTINGS["wav_len"]
+    demo = ensure_demo_corpus(work / "demo_data", wav_len=wav_len)
+    return {"cwd": work, "settings": DEMO, "wav_len": wav_len,
+            "corpus": dataset.Corpus(str(demo.clean_path), str(demo.noise_path), wav_len),
+            "train": demo.train, "val": demo.val, "test": demo.test,
+            "noise_files": sorted(demo.noise_path.glob("*/*.wav")),
+            "roots": ["--clean_path", str(demo.clean_path), "--noise_path",
+                      str(demo.noise_path)]}
+
+
+def real_setup(work: Path) -> dict:
+    """The unseen-noise-files protocol of ``benchmarks/real_audio.py`` (real speech, real
+    ambience; its config paths are relative to the corpus folder)."""
+    from benchmarks import real_audio
+
+    folder = real_audio.build_corpus(ROOT / "real_audio_data")
+    os.chdir(folder)
+    return {"cwd": folder, "settings": [*real_audio.SETTINGS], "wav_len": real_audio.WAV_LEN,
+            "corpus": dataset.Corpus(None, None, real_audio.WAV_LEN),
+            **{split: folder / f"unseen_{split}_set.txt" for split in ("train", "val", "test")},
+            "noise_files": sorted((folder / "unseen" / "train").glob("*.wav")), "roots": []}
 
 
 def main() -> None:
@@ -122,34 +147,35 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--parts", nargs="+", choices=("selection", "prior", "recordings"),
                    default=["selection", "prior", "recordings"])
+    p.add_argument("--corpus", choices=("demo", "real"), default="demo",
+                   help="the demo corpus at demo settings, or the real-audio benchmark's "
+                        "unseen-noise-files protocol at its settings")
     args = p.parse_args()
-    print(f"{cpu_name()}; demo corpus, demo settings")
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        wav_len = DEMO_SETTINGS["wav_len"]
-        demo = ensure_demo_corpus(work / "demo_data", wav_len=wav_len)
-        corpus = dataset.Corpus(str(demo.clean_path), str(demo.noise_path), wav_len)
-        train = dataset.read_config(demo.train, dataset.TRAIN_FIELDS)
-        test = dataset.read_config(demo.test, dataset.EVAL_FIELDS)
+        setup = (demo_setup if args.corpus == "demo" else real_setup)(work)
+        print(f"{cpu_name()}; {args.corpus} corpus, settings {' '.join(setup['settings'])}")
+        corpus, cwd = setup["corpus"], setup["cwd"]
+        train = dataset.read_config(setup["train"], dataset.TRAIN_FIELDS)
+        val = dataset.read_config(setup["val"], dataset.EVAL_FIELDS)
+        test = dataset.read_config(setup["test"], dataset.EVAL_FIELDS)
         truth = training_prior(train, corpus)
         print(f"true prior of the training data: {truth:.3f}")
-        with_noise_examples(demo.val, demo.train, work / "val6.txt")
-        files = ["--train_fname", str(demo.train), "--val_fname", "val6.txt", "--test_fname",
-                 str(demo.test), "--clean_path", str(demo.clean_path), "--noise_path",
-                 str(demo.noise_path)]
+        with_noise_examples(setup["val"], setup["train"], work / "val6.txt")
+        files = ["--train_fname", str(setup["train"]), "--val_fname", str(work / "val6.txt"),
+                 "--test_fname", str(setup["test"]), *setup["roots"]]
         recordings = work / "recordings"
-        write_recordings(recordings, train + dataset.read_config(demo.val, dataset.EVAL_FIELDS),
-                         corpus, sorted(demo.noise_path.glob("*/*.wav")))
+        write_recordings(recordings, train + val, corpus, setup["noise_files"])
         subprocess.run([sys.executable, str(ROOT / "create_config_files.py"), "--name", "rec",
                         "--noisy", "noisy/*.wav", "--noise", "noise/*.wav",
-                        "--wav_len", str(wav_len), "--n_val", "40"],
+                        "--wav_len", str(setup["wav_len"]), "--n_val", str(len(val))],
                        cwd=recordings, check=True, capture_output=True)
         for seed in args.seeds:
-            seed_args = [*DEMO, "--seed", str(seed)]
+            seed_args = [*setup["settings"], "--seed", str(seed)]
             if "selection" in args.parts:
-                selection(work, seed_args, files, truth, seed)
+                selection(cwd, work, seed_args, files, truth, seed)
             if "prior" in args.parts:
-                prior_auto(work, seed_args, files, seed)
+                prior_auto(cwd, work, seed_args, files, seed)
             if "recordings" not in args.parts:
                 continue
             pulse(recordings, *seed_args, "--train_fname", "rec_train_set.txt", "--val_fname",

@@ -8,7 +8,7 @@ import torch
 
 from conftest import pink_noise, real_speech
 from enhance_files import enhance_long
-from methods import METHODS, build_model, enhance
+from methods import build_model, enhance, method_for
 from spectral import Spectral
 from test_pulse import pulse
 
@@ -32,13 +32,15 @@ def _noisy(seconds: float) -> np.ndarray:
     return 0.5 * speech + pink_noise(np.random.default_rng(1), n)
 
 
-def test_chunked_equals_whole():
+@pytest.mark.parametrize("name", ["PN", "PU"])
+def test_chunked_equals_whole(name):
     torch.manual_seed(0)
-    model = build_model(CONFIG).eval()
+    config = {**CONFIG, "method": name, "mask": "soft"}
+    model, method = build_model(config).eval(), method_for(config)
     spectral = Spectral(256)
     wave = torch.from_numpy(_noisy(6.0)).float()
-    whole = enhance(model, METHODS["PN"], spectral, wave[None])[0]
-    chunked = enhance_long(model, METHODS["PN"], spectral, wave, chunk_frames=50)
+    whole = enhance(model, method, spectral, wave[None])[0]
+    chunked = enhance_long(model, method, spectral, wave, chunk_frames=50)
     torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
 
 

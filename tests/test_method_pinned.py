@@ -51,13 +51,13 @@ def test_pu_mask_keeps_the_bins_the_classifier_does_not_call_noise(mask):
     assert improvement.item() > 5
 
 
-def test_soft_pu_mask_follows_the_decision_on_the_clip_own_scale():
-    logits = torch.randn(2, 1, 5, 7) * torch.tensor([1.0, 30.0])[:, None, None, None]
+def test_soft_pu_mask_follows_the_decision_on_each_frame_own_scale():
+    logits = torch.randn(2, 1, 5, 7) * torch.linspace(1, 30, 7)  # frames of other scales
     soft = PU_MASKS["soft"](logits)
     assert torch.equal((soft > 0.5), PU_MASKS["binary"](logits).bool())
-    assert torch.allclose(soft[1], PU_MASKS["soft"](logits[1:] / 30)[0])  # scale-free
-    median = logits[:, 0].abs().flatten(1).median(1).values
-    bin_at_median = logits[:, 0].abs() == median[:, None, None]
+    assert torch.allclose(soft, PU_MASKS["soft"](logits / torch.linspace(1, 30, 7)))
+    median = logits[:, 0].abs().median(dim=1, keepdim=True).values
+    bin_at_median = logits[:, 0].abs() == median
     assert torch.allclose(soft[bin_at_median].min(torch.ones(1) - soft[bin_at_median]),
                           torch.sigmoid(torch.tensor(-1.0)))
     assert method_for({"method": "PU"}).mask is PU_MASKS["binary"]  # checkpoints before --mask

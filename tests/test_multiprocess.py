@@ -15,7 +15,7 @@ import torch
 from conftest import ROOT, TINY_RUN, make_tiny_corpus
 
 import dataset
-from methods import METHODS, build_model, enhance
+from methods import build_model, enhance, method_for
 from metric import si_snr_improvement
 from spectral import Spectral
 
@@ -38,7 +38,7 @@ def _single_process_val(out_dir, corpus) -> float:
     data = dataset.ExampleSet(lines, dataset.Corpus(corpus.clean_path, corpus.noise_path, 4000))
     scores = []
     for noisy, clean in data:
-        estimate = enhance(model, METHODS[config["method"]], spectral, noisy[None])
+        estimate = enhance(model, method_for(config), spectral, noisy[None])
         scores.append(si_snr_improvement(estimate, noisy[None], clean[None]).item())
     return sum(scores) / len(scores)
 
