@@ -2,11 +2,15 @@
 that the training lines read, new every draw, reproducible from the seed."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import soundfile as sf
 import torch
 
 import dataset
+from conftest import TINY_RUN
+from test_pulse import pulse
 
 LINES = [
     dataset.ConfigLine("t:1", "s.wav", "a.wav", 1.0, 5.0, "b.wav", 2.0),
@@ -59,3 +63,13 @@ def test_example_set_draws_new_noise_each_time_reproducibly(tmp_path):
     assert torch.equal(fixed[0][1], fixed[0][1])
     clean = dataset.ExampleSet(LINES[:2], corpus, "clean", dataset.noise_spans(LINES[:2], 16000))
     assert clean.fresh_noise is None
+
+
+def test_training_with_fresh_noise_and_binary_mask_records_both(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--noise_excerpts", "random",
+                   "--mask", "binary", "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    state = torch.load(out / "best.pt", weights_only=False)
+    assert state["model_config"]["mask"] == "binary"
+    assert json.loads((out / "results.json").read_text())["args"]["noise_excerpts"] == "random"
