@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "unit standard deviation")
     g.add_argument("--mask", choices=("soft", "binary"), default="soft",
                    help="PU: inference mask; 'binary' keeps the bins the classifier does not call "
-                        "noise (the paper), 'soft' is sigmoid(-logit / the clip's median |logit|)")
+                        "noise (the paper), 'soft' is sigmoid(-logit / s), s the frame's median "
+                        "|logit| over frequency")
     g = p.add_argument_group("model and features")
     g.add_argument("--blocks", type=non_negative_int, default=2,
                    help="CNN blocks; the CNN has 3 + 2 * blocks layers")
