@@ -3,7 +3,7 @@
 The corpus is built on demand from Debian packages (``apt-get download``; nothing of it
 goes into git) and is the same on every machine:
 
-- speech: the Asterisk PBX prompts recorded by four professional speakers (US English,
+- speech: the Asterisk PBX prompts recorded by professional voice talent in four languages (US English,
   Mexican Spanish, Canadian French, Italian), read from the 16 kHz G.722 packages
   ``asterisk-core-sounds-{en,es,fr,it}-g722`` (CC-BY-SA 3.0 / CC-BY 3.0, see each
   package's copyright file) and decoded with the ``g722`` package;
