@@ -3,8 +3,9 @@
 The corpus is built on demand from Debian packages (``apt-get download``; nothing of it
 goes into git) and is the same on every machine:
 
-- speech: the Asterisk PBX prompts recorded by professional voice talent in four languages (US English,
-  Mexican Spanish, Canadian French, Italian), read from the 16 kHz G.722 packages
+- speech: the Asterisk PBX prompts recorded by professional voice talent in four
+  languages (US English, Mexican Spanish, Canadian French, Italian), read from the 16 kHz
+  G.722 packages
   ``asterisk-core-sounds-{en,es,fr,it}-g722`` (CC-BY-SA 3.0 / CC-BY 3.0, see each
   package's copyright file) and decoded with the ``g722`` package;
 - noise: the 42 ambience field recordings of 0 A.D. (``0ad-data``, CC-BY-SA 3.0,
