@@ -73,7 +73,9 @@ def _pu_soft_mask(logits: torch.Tensor) -> torch.Tensor:
 
 
 PU_MASKS = {"soft": _pu_soft_mask, "binary": _pu_binary_mask}
-"""``--mask`` choices of PU; a checkpoint without one was trained with ``binary``."""
+"""``--mask`` choices of PU."""
+PU_MASK_BEFORE_CHOICE = "binary"
+"""The mask of PU checkpoints written before ``--mask`` existed."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def method_for(config: dict) -> Method:
     """The method of a ``model_config``, with PU's inference mask set by its ``mask``."""
     method = METHODS[config["method"]]
     if config["method"] == "PU":
-        method = replace(method, mask=PU_MASKS[config.get("mask", "binary")])
+        method = replace(method, mask=PU_MASKS[config.get("mask", PU_MASK_BEFORE_CHOICE)])
     return method
 
 

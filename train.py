@@ -32,7 +32,7 @@ import distributed
 import prior
 import quality
 from checkpoint import atomic
-from methods import METHODS, Method, build_model, enhance, method_for
+from methods import METHODS, PU_MASK_BEFORE_CHOICE, Method, build_model, enhance, method_for
 from metric import si_snr
 from model import for_inference
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
@@ -56,7 +56,7 @@ def saved_model_config(state: dict) -> dict:
     """A checkpoint's ``model_config``, with the mask of checkpoints written before
     ``--mask`` existed (PU: binary)."""
     config = state["model_config"]
-    return {"mask": "binary" if config["method"] == "PU" else None, **config}
+    return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None, **config}
 
 
 def trains_channels_last(device: torch.device) -> bool:

@@ -164,8 +164,8 @@ def oracle_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus) -> n
     for line in lines:
         noisy, clean = (torch.from_numpy(x)[None] for x in dataset.load_parallel(line, corpus)[:2])
         speech, noise = spectral.stft(clean), spectral.stft(noisy - clean)
-        masked = spectral.istft(spectral.stft(noisy) * (speech.abs() > noise.abs()),
-                                noisy.shape[-1])
+        masked = spectral.istft((speech + noise) * (speech.abs() > noise.abs()),
+                                noisy.shape[-1])  # the STFT is linear: noisy = speech + noise
         gains.append(si_snr_improvement(masked, noisy, clean).item())
     return np.array(gains)
 
