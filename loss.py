@@ -15,9 +15,17 @@ def sigmoid_loss(z: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(-z)
 
 
+def logistic_loss(z: torch.Tensor) -> torch.Tensor:
+    """l(z) = log(1 + exp(-z)): unbounded, so a confidently wrong margin keeps its gradient."""
+    return F.softplus(-z)
+
+
+PU_LOSSES = {"sigmoid": sigmoid_loss, "logistic": logistic_loss}
+
+
 def pu_risks(logits: torch.Tensor, labels: torch.Tensor, magnitude: torch.Tensor,
-             prior: float, p: float = 1.0,
-             normalise: str = "weight") -> tuple[torch.Tensor, torch.Tensor]:
+             prior: float, p: float = 1.0, normalise: str = "weight",
+             surrogate: str = "sigmoid") -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted PU risks (R+, R-) of one batch, scalars.
 
     R+ = prior * mean_w_P l(y),  R- = mean_w_U l(-y) - prior * mean_w_P l(-y), with
@@ -25,8 +33,9 @@ def pu_risks(logits: torch.Tensor, labels: torch.Tensor, magnitude: torch.Tensor
     the set's bin count (``normalise="count"``, the reference) or by the set's sum of
     weights (``"weight"``: a true weighted mean, so ``prior`` is the |X|-weighted share
     of noise in noisy speech and the two sets' loudness cannot tilt the balance).
-    For p = 0 both are the plain mean.
+    For p = 0 both are the plain mean. l is ``PU_LOSSES[surrogate]``.
     """
+    ell = PU_LOSSES[surrogate]
     weight = (magnitude + 1e-7) ** p
     positive = labels.bool().view(-1, *([1] * (logits.dim() - 1))).expand_as(logits)
     pos_weight = weight * positive
@@ -36,9 +45,9 @@ def pu_risks(logits: torch.Tensor, labels: torch.Tensor, magnitude: torch.Tensor
     else:
         pos_total, unl_total = pos_weight.sum(), unl_weight.sum()
     pos_total, unl_total = pos_total.clamp_min(1e-12), unl_total.clamp_min(1e-12)
-    pos_as_pos = (sigmoid_loss(logits) * pos_weight).sum() / pos_total
-    pos_as_neg = (sigmoid_loss(-logits) * pos_weight).sum() / pos_total
-    unl_as_neg = (sigmoid_loss(-logits) * unl_weight).sum() / unl_total
+    pos_as_pos = (ell(logits) * pos_weight).sum() / pos_total
+    pos_as_neg = (ell(-logits) * pos_weight).sum() / pos_total
+    unl_as_neg = (ell(-logits) * unl_weight).sum() / unl_total
     return prior * pos_as_pos, unl_as_neg - prior * pos_as_neg
 
 

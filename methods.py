@@ -28,7 +28,8 @@ def _pu_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: t
     labels = torch.cat([torch.zeros(len(noisy), device=noisy.device),
                         torch.ones(len(noise), device=noisy.device)])
     logits = model(spectral.feature_of(magnitude))[:, 0].float()
-    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, args.prior, args.p, args.risk_norm)
+    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, args.prior, args.p, args.risk_norm,
+                                   surrogate=args.pu_loss)
     objective = loss.pu_objective(r_plus, r_minus, args.mode, args.beta, args.gamma)
     return objective, (r_plus + r_minus).detach()
 

@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gamma", type=positive_float, default=0.096,
                    help="PU nn risk: step size factor of the correction step")
     g.add_argument("--p", type=finite_float, default=1.0,
-                   help="PU: exponent of the |X| weight of the sigmoid loss (0: unweighted)")
+                   help="PU: exponent of the |X| weight of the loss (0: unweighted)")
+    g.add_argument("--pu_loss", choices=("sigmoid", "logistic"), default="sigmoid",
+                   help="PU: the surrogate loss l of the risk (sigmoid: the paper's; logistic: "
+                        "log(1 + exp(-z)))")
     g.add_argument("--risk_norm", choices=("weight", "count"), default="weight",
                    help="PU: divide each weighted risk term by its set's total weight (a weighted "
                         "mean, so --prior is the |X|-weighted noise share) or, as the reference, "
@@ -126,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clips per batch and process (PU: half noisy, half noise)")
     g.add_argument("--lr_per_GPU", type=positive_float, default=3.7e-5,
                    help="Adam learning rate per process; the rate is this times the process count")
+    g.add_argument("--lr_schedule", choices=("constant", "cosine"), default="constant",
+                   help="'cosine' decays the rate to 0 over the run's steps, a half cosine")
     g.add_argument("--wav_len", type=positive_int, default=50000,
                    help="clip length in samples at 16 kHz")
     g.add_argument("--seed", type=int, default=0, help="random seed")

@@ -180,7 +180,12 @@ class Trainer:
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
         first_bad = torch.tensor(-1, device=self.device)
         batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
+        base_lr, steps = self.args.lr_per_GPU * self.launch.world_size, len(loader)
         for step, (noisy, second) in enumerate(batches):
+            lr = learning_rate(base_lr, self.args.lr_schedule,
+                               ((epoch - 1) * steps + step) / (self.args.epochs * steps))
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
             noisy = noisy.to(self.device, non_blocking=True)
             second = second.to(self.device, non_blocking=True)
             with self.autocast():
@@ -275,6 +280,13 @@ class Trainer:
                 "history": history, "args": _jsonable(vars(self.args)),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
                         "torch": torch.get_rng_state()}}
+
+
+def learning_rate(base: float, schedule: str, progress: float) -> float:
+    """The rate at ``progress`` (the share of the run's steps done, in [0, 1))."""
+    if schedule == "constant":
+        return base
+    return base * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def local_processes() -> int:

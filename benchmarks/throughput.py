@@ -152,7 +152,8 @@ def main() -> None:
     args = p.parse_args()
     device = torch.device(args.device)
     spectral = Spectral(args.frame_len)
-    hyper = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight")
+    hyper = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight",
+                      pu_loss="sigmoid")
     pairs = args.batch_size // 2
     tmp = tempfile.TemporaryDirectory()
     lines = make_corpus(Path(tmp.name), args.lines, args.wav_len)

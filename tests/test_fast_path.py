@@ -16,7 +16,8 @@ from pulse import parse_args
 from train import Trainer, default_num_workers, trains_channels_last
 from spectral import Spectral
 
-HYPER = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight")
+HYPER = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight",
+                  pu_loss="sigmoid")
 CONFIG = {"method": "PU", "blocks": 2, "fcblocks": 0, "channels": 4, "droprate": 0.2,
           "regulariser": "batchnorm", "frame_len": 128, "feature": "linear"}
 

@@ -48,6 +48,24 @@ def test_pu_risks_unweighted_is_plain_sigmoid_loss(normalise):
     assert r_minus.item() == pytest.approx(unl_as_neg - 0.6 * pos_as_neg, rel=1e-6)
 
 
+def test_pu_risks_with_the_logistic_loss_by_hand():
+    r_plus, r_minus = loss.pu_risks(LOGITS, LABELS, MAGNITUDE, prior=0.5, p=1.0, normalise="weight",
+                                    surrogate="logistic")
+    softplus = lambda x: math.log1p(math.exp(x))  # noqa: E731  l(z) = softplus(-z)
+    pos_as_pos = (softplus(-0.0) * 1 + softplus(-2.0) * 2) / 3
+    pos_as_neg = (softplus(0.0) * 1 + softplus(2.0) * 2) / 3
+    unl_as_neg = (softplus(1.0) * 3 + softplus(-1.0) * 1) / 4
+    assert r_plus.item() == pytest.approx(0.5 * pos_as_pos, rel=1e-6)
+    assert r_minus.item() == pytest.approx(unl_as_neg - 0.5 * pos_as_neg, rel=1e-6)
+
+
+def test_logistic_loss_keeps_the_gradient_of_a_confident_mistake():
+    z = torch.tensor([-20.0, -20.0], requires_grad=True)  # a positive called negative, surely
+    loss.sigmoid_loss(z[:1]).sum().backward()
+    loss.logistic_loss(z[1:]).sum().backward()
+    assert abs(z.grad[0].item()) < 1e-8 and z.grad[1].item() == pytest.approx(-1.0)
+
+
 def test_nn_objective_follows_kiryo():
     r_plus, r_minus = torch.tensor(0.3), torch.tensor(-0.2)
     assert loss.pu_objective(r_plus, r_minus, "unbiased").item() == pytest.approx(0.1)

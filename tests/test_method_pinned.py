@@ -133,8 +133,8 @@ def test_reference_recipe_reaches_the_loss(tmp_path, monkeypatch):
     risks = Spy(monkeypatch, "pu_risks")
     _tiny_pu(tmp_path, "--risk_norm", "count", "--noise_level", "unit", "--regulariser",
              "dropout")
-    (_, labels, magnitude, *rest), _ = risks.calls[0]
-    assert rest[-1] == "count"
+    (_, labels, magnitude, *rest), options = risks.calls[0]
+    assert rest[-1] == "count" and options["surrogate"] == "sigmoid"
     ratio = _noise_to_noisy_energy(magnitude, labels)  # both at unit std
     assert torch.allclose(ratio, torch.ones_like(ratio), rtol=0.15)
     best = torch.load(tmp_path / "o" / "best.pt", weights_only=False)
@@ -145,12 +145,18 @@ def test_reference_recipe_reaches_the_loss(tmp_path, monkeypatch):
 def test_default_recipe_pairs_noise_level_and_weights_the_mean(tmp_path, monkeypatch):
     risks = Spy(monkeypatch, "pu_risks")
     _tiny_pu(tmp_path)
-    (_, labels, magnitude, *rest), _ = risks.calls[0]
-    assert rest[-1] == "weight"
+    (_, labels, magnitude, *rest), options = risks.calls[0]
+    assert rest[-1] == "weight" and options["surrogate"] == "sigmoid"  # the paper's loss
     # the noise clip has the level of the noise inside its noisy clip, below the mixture's
     assert (_noise_to_noisy_energy(magnitude, labels) < 0.85).all()
     best = torch.load(tmp_path / "o" / "best.pt", weights_only=False)
     assert any("running_mean" in key for key in best["model"])
+
+
+def test_pu_loss_reaches_the_risk(tmp_path, monkeypatch):
+    risks = Spy(monkeypatch, "pu_risks")
+    _tiny_pu(tmp_path, "--pu_loss", "logistic")
+    assert risks.calls[0][1]["surrogate"] == "logistic"
 
 
 @pytest.mark.parametrize("mode", ["nn", "unbiased"])

@@ -122,3 +122,18 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_epoch(tiny_corpus, tmp_
     assert "NaN or infinite at step 0 of epoch 2" in err and "Traceback" not in err
     assert torch.load(out / "last.pt", weights_only=False)["epoch"] == 1
     assert len(_metrics(out)) == 1
+
+
+
+def test_cosine_schedule_decays_to_zero_within_the_run(tiny_corpus, tmp_path):
+    from train import learning_rate
+
+    assert learning_rate(1e-3, "constant", 0.7) == 1e-3
+    assert learning_rate(1e-3, "cosine", 0.0) == 1e-3
+    assert learning_rate(1e-3, "cosine", 0.5) == pytest.approx(5e-4)
+    assert learning_rate(1e-3, "cosine", 0.999) < 1e-8
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--lr_schedule", "cosine", "--epochs", "3",
+                   "--out_dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rates = [float(row["lr"]) for row in _metrics(tmp_path)]  # each epoch's last step
+    assert 1e-3 > rates[0] > rates[1] > rates[2] > 0
