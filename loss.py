@@ -21,6 +21,7 @@ def logistic_loss(z: torch.Tensor) -> torch.Tensor:
 
 
 PU_LOSSES = {"sigmoid": sigmoid_loss, "logistic": logistic_loss}
+"""``--pu_loss`` choices: the surrogate loss l of the PU risks."""
 
 
 def pu_risks(logits: torch.Tensor, labels: torch.Tensor, magnitude: torch.Tensor,

@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lr_per_GPU", type=positive_float, default=3.7e-5,
                    help="Adam learning rate per process; the rate is this times the process count")
     g.add_argument("--lr_schedule", choices=("constant", "cosine"), default="constant",
-                   help="'cosine' decays the rate to 0 over the run's steps, a half cosine")
+                   help="'cosine' decays the rate to 0 over the --epochs of the run, a half cosine")
     g.add_argument("--wav_len", type=positive_int, default=50000,
                    help="clip length in samples at 16 kHz")
     g.add_argument("--seed", type=int, default=0, help="random seed")

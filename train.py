@@ -152,8 +152,8 @@ class Trainer:
                 self.model, device_ids=[device.index] if device.type == "cuda" else None)
         if args.compile:
             self.train_model = torch.compile(self.train_model, mode=args.compile)
-        self.optimizer = torch.optim.Adam(self.model.parameters(),
-                                          lr=args.lr_per_GPU * launch.world_size)
+        self.base_lr = args.lr_per_GPU * launch.world_size
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.base_lr)
         self.bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
         workers = loader_workers(args)
         self.loader_options = dict(num_workers=workers, pin_memory=device.type == "cuda",
@@ -180,9 +180,9 @@ class Trainer:
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
         first_bad = torch.tensor(-1, device=self.device)
         batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
-        base_lr, steps = self.args.lr_per_GPU * self.launch.world_size, len(loader)
+        steps = len(loader)
         for step, (noisy, second) in enumerate(batches):
-            lr = learning_rate(base_lr, self.args.lr_schedule,
+            lr = learning_rate(self.base_lr, self.args.lr_schedule,
                                ((epoch - 1) * steps + step) / (self.args.epochs * steps))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -533,7 +533,7 @@ def train(args: argparse.Namespace) -> int:
         raise UsageError(f"the processes disagree on where to resume: {last_path} must be "
                          "visible to every process (a shared file system)")
     log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
-             "in %s", args.method, device, launch.world_size, args.lr_per_GPU * launch.world_size,
+             "in %s", args.method, device, launch.world_size, trainer.base_lr,
              sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
 
     for epoch in range(start_epoch, args.epochs + 1):
