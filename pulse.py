@@ -21,7 +21,8 @@ import dataset
 import distributed
 import quality
 from checkpoint import CheckpointError
-from methods import METHODS
+from loss import PU_LOSSES
+from methods import METHODS, PU_MASKS
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from spectral import FEATURES
 
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PU nn risk: step size factor of the correction step")
     g.add_argument("--p", type=finite_float, default=1.0,
                    help="PU: exponent of the |X| weight of the loss (0: unweighted)")
-    g.add_argument("--pu_loss", choices=("sigmoid", "logistic"), default="sigmoid",
+    g.add_argument("--pu_loss", choices=tuple(PU_LOSSES), default="sigmoid",
                    help="PU: the surrogate loss l of the risk (sigmoid: the paper's; logistic: "
                         "log(1 + exp(-z)))")
     g.add_argument("--risk_norm", choices=("weight", "count"), default="weight",
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PU: scale of each noise example: 'paired' divides it by its noisy clip's "
                         "scale so noise has one level in both classes; 'unit' is the reference's "
                         "unit standard deviation")
-    g.add_argument("--mask", choices=("soft", "binary"), default="soft",
+    g.add_argument("--mask", choices=tuple(PU_MASKS), default="soft",
                    help="PU: inference mask; 'binary' keeps the bins the classifier does not call "
                         "noise (the paper), 'soft' is sigmoid(-logit / s), s the frame's median "
                         "|logit| over frequency")

@@ -124,7 +124,6 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_epoch(tiny_corpus, tmp_
     assert len(_metrics(out)) == 1
 
 
-
 def test_cosine_schedule_decays_to_zero_within_the_run(tiny_corpus, tmp_path):
     from train import learning_rate
 
