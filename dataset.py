@@ -392,6 +392,33 @@ class ExampleSet(Dataset):
         return torch.from_numpy(noisy).float(), torch.from_numpy(other).float()
 
 
+def with_noise_fields_swapped(lines: list[Line]) -> list[Line]:
+    """Training lines whose noisy clip is mixed from fields 5-6 and whose separate noise
+    example is read from fields 2-3, as the reference code does (``--noisy_fields 5-6``);
+    recordings lines are kept."""
+    return [replace(line, noise=line.extra_noise, noise_start_s=line.extra_noise_start_s,
+                    extra_noise=line.noise, extra_noise_start_s=line.noise_start_s)
+            if isinstance(line, ConfigLine) and line.extra_noise is not None else line
+            for line in lines]
+
+
+class LabelledClips(Dataset):
+    """The 2N clips of N (noisy, noise) training pairs as single examples, for PU batches
+    drawn from both classes shuffled together (``--pu_batches shuffled``): item 2k is
+    line k's noisy clip with label 0 (unlabelled), item 2k + 1 its noise clip with label 1
+    (positive). Items are ((T,) float32 clip, () float32 label)."""
+
+    def __init__(self, pairs: ExampleSet):
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return 2 * len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        label = index % 2
+        return self.pairs[index // 2][label], torch.tensor(float(label))
+
+
 def _named(config_path: str, path: Path) -> str:
     """A file as the config line names it and, where that differs, as looked for on disk."""
     return config_path if Path(config_path) == path else f"{config_path} (looked for as {path})"
@@ -443,3 +470,34 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         if line.extra_noise is not None:
             check(line.extra_noise, corpus.noise_root, line.extra_noise_start_s, False)
     return problems, len(missing)
+
+
+class ConfigChecker:
+    """Reads config files and checks every audio file they name, collecting every problem,
+    so that one message lists them all (``raise_problems``)."""
+
+    def __init__(self, corpus: Corpus):
+        self.corpus = corpus
+        self.problems: list[str] = []
+        self.missing = 0
+
+    def load(self, path: str | Path, fields: int) -> list[Line]:
+        """The well-formed lines of ``path``; its problems are kept for ``raise_problems``."""
+        lines, format_errors = parse_config(path, fields)
+        file_problems, missing = check_files(lines, self.corpus)
+        self.problems += format_errors + file_problems
+        self.missing += missing
+        return lines
+
+    def raise_problems(self, limit: int = 20) -> None:
+        """A DataError listing the problems found so far, if any."""
+        if not self.problems:
+            return
+        message = summarise(self.problems, limit)
+        if self.missing:
+            message += (f"\n{self.missing} audio files are missing. Config paths are read from "
+                        "the working directory unless --clean_path/--noise_path name the "
+                        "datasets' folders. Get VoiceBank and DEMAND with `bash download.sh`, "
+                        "or try the built-in corpus with `python pulse.py --demo`.")
+        raise DataError(message)
+

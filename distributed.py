@@ -101,26 +101,34 @@ def detect_launch(env: Mapping[str, str] = os.environ) -> Launch:
     """Read rank and master from torchrun's or Slurm's variables, else one process.
 
     torchrun is checked first, since it may run inside a Slurm allocation. Under
-    Slurm the master is the first host of SLURM_JOB_NODELIST and the port is
-    MASTER_PORT, or 15000 + the job id modulo 20000 so every node agrees on it.
+    Slurm the master is the first host of the step's nodes (SLURM_STEP_NODELIST, set by
+    srun; else SLURM_JOB_NODELIST) and the port is MASTER_PORT, or one every node of the
+    step agrees on and two steps of a job do not share: 15000 + (10 * job id + step id)
+    modulo 20000.
     """
     if "RANK" in env and "WORLD_SIZE" in env:
         return Launch(_int(env, "RANK"), _int(env, "LOCAL_RANK") if "LOCAL_RANK" in env else 0,
                       _int(env, "WORLD_SIZE"), env.get("MASTER_ADDR", "127.0.0.1"),
                       _int(env, "MASTER_PORT") if "MASTER_PORT" in env else 29500, "torchrun")
     if "SLURM_PROCID" in env:
-        missing = [k for k in ("SLURM_NTASKS", "SLURM_JOB_NODELIST") if k not in env]
+        nodelist = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST")
+        missing = [k for k, present in (("SLURM_NTASKS", "SLURM_NTASKS" in env),
+                                        ("SLURM_JOB_NODELIST", nodelist is not None))
+                   if not present]
         if missing:
             raise LaunchError(f"Slurm launch without {', '.join(missing)}")
         if "MASTER_PORT" in env:
             port = _int(env, "MASTER_PORT")
+        elif "SLURM_JOB_ID" in env:
+            step = env.get("SLURM_STEP_ID", "0")
+            port = 15000 + (10 * _int(env, "SLURM_JOB_ID")
+                            + (int(step) if step.isdigit() else 0)) % 20000
         else:
-            port = 15000 + _int(env, "SLURM_JOB_ID") % 20000 if "SLURM_JOB_ID" in env else 29500
+            port = 29500
         return Launch(_int(env, "SLURM_PROCID"),
                       _int(env, "SLURM_LOCALID") if "SLURM_LOCALID" in env else 0,
                       _int(env, "SLURM_NTASKS"),
-                      env.get("MASTER_ADDR") or expand_hostlist(env["SLURM_JOB_NODELIST"])[0],
-                      port, "slurm")
+                      env.get("MASTER_ADDR") or expand_hostlist(nodelist)[0], port, "slurm")
     return Launch()
 
 

@@ -18,45 +18,76 @@ from spectral import Spectral
 
 StepResult = tuple[torch.Tensor, torch.Tensor]
 """(objective to back-propagate, loss to report), both scalars."""
+Objective = Callable[[nn.Module, Spectral, torch.Tensor, torch.Tensor], StepResult]
+"""A method's training step with its options bound: (model, spectral, first, second)."""
 
 
-def _pu_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: torch.Tensor,
-             args: Namespace) -> StepResult:
-    """Noisy clips are unlabelled (0), noise clips positive (1), bin by bin."""
-    spec = spectral.stft(torch.cat([noisy, noise]))
-    magnitude = spec.abs()
-    labels = torch.cat([torch.zeros(len(noisy), device=noisy.device),
-                        torch.ones(len(noise), device=noisy.device)])
-    logits = model(spectral.feature_of(magnitude))[:, 0].float()
-    r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, args.prior, args.p, args.risk_norm,
-                                   surrogate=args.pu_loss)
-    objective = loss.pu_objective(r_plus, r_minus, args.mode, args.beta, args.gamma)
-    return objective, (r_plus + r_minus).detach()
+@dataclass(frozen=True)
+class PUObjective:
+    """The PU risk of a batch, with its options bound once (see ``loss.pu_risks`` and
+    ``loss.pu_objective``)."""
+
+    prior: float
+    p: float = 1.0
+    risk_norm: str = "weight"
+    surrogate: str = "sigmoid"
+    mode: str = "nn"
+    beta: float = 0.0
+    gamma: float = 0.096
+    nn_rule: str = "kiryo"
+
+    def __call__(self, model: nn.Module, spectral: Spectral, first: torch.Tensor,
+                 second: torch.Tensor) -> StepResult:
+        """``first`` (B, T) noisy clips and ``second`` (B, T) their noise clips, or ``first``
+        (B, T) clips of either class and ``second`` (B,) their labels (1: noise, positive;
+        0: noisy, unlabelled); every bin takes its clip's label."""
+        if second.dim() == 1:
+            clips, labels = first, second.to(first.dtype)
+        else:
+            clips = torch.cat([first, second])
+            labels = torch.cat([torch.zeros(len(first), device=first.device),
+                                torch.ones(len(second), device=first.device)])
+        magnitude = spectral.stft(clips).abs()
+        logits = model(spectral.feature_of(magnitude))[:, 0].float()
+        r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, self.prior, self.p,
+                                       self.risk_norm, surrogate=self.surrogate)
+        objective = loss.pu_objective(r_plus, r_minus, self.mode, self.beta, self.gamma,
+                                      self.nn_rule)
+        return objective, (r_plus + r_minus).detach()
 
 
-def _pn_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, clean: torch.Tensor,
-             args: Namespace) -> StepResult:
+def pn_objective(model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
+                 clean: torch.Tensor) -> StepResult:
+    """Signal approximation of (B, T) noisy clips against their (B, T) clean speech."""
     noisy_mag, clean_mag = spectral.stft(torch.cat([noisy, clean])).abs().chunk(2)
     logits = model(spectral.feature_of(noisy_mag))[:, 0].float()
     value = loss.signal_approximation(logits, noisy_mag, clean_mag)
     return value, value.detach()
 
 
-def _mixit_step(model: nn.Module, spectral: Spectral, noisy: torch.Tensor, noise: torch.Tensor,
-                args: Namespace) -> StepResult:
-    """The mixture of mixtures at unit std; its parts share its scaling (``--mixit_scale
-    shared``) or keep their own unit std (``unit``, the reference)."""
-    mixture = noisy + noise
-    scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
-    parts = torch.cat([noisy, noise])
-    if args.mixit_scale == "shared":
-        parts = parts / scale.repeat(2, 1)
-    mags = spectral.stft(torch.cat([mixture / scale, parts])).abs()
-    mixture_mag, noisy_mag, noise_mag = mags.chunk(3)
-    logits = model(spectral.feature_of(mixture_mag)).float()
-    value = loss.mixit_loss(logits, mixture_mag, noisy_mag, noise_mag,
-                            per_clip=args.mixit_assignment == "clip")
-    return value, value.detach()
+@dataclass(frozen=True)
+class MixITObjective:
+    """MixIT of (B, T) noisy clips and (B, T) separate noise clips.
+
+    The mixture of mixtures is brought to unit std; its parts share its scaling
+    (``scale="shared"``) or keep their own unit std (``"unit"``, the reference's).
+    ``assignment`` is a ``loss.MIXIT_LOSSES`` choice."""
+
+    scale: str = "shared"
+    assignment: str = "clip"
+
+    def __call__(self, model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
+                 noise: torch.Tensor) -> StepResult:
+        mixture = noisy + noise
+        scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
+        parts = torch.cat([noisy, noise])
+        if self.scale == "shared":
+            parts = parts / scale.repeat(2, 1)
+        mags = spectral.stft(torch.cat([mixture / scale, parts])).abs()
+        mixture_mag, noisy_mag, noise_mag = mags.chunk(3)
+        logits = model(spectral.feature_of(mixture_mag)).float()
+        value = loss.mixit_loss(logits, mixture_mag, noisy_mag, noise_mag, self.assignment)
+        return value, value.detach()
 
 
 def _pu_binary_mask(logits: torch.Tensor) -> torch.Tensor:
@@ -85,10 +116,12 @@ class Method:
 
     out_channels: int
     out_kernel: int
-    regulariser: str
+    regulariser: dict[str, str]
+    """The layer after each hidden ReLU under each recipe (``--regulariser auto``)."""
     second: Callable[[Namespace], str]
     """What the training set pairs with each noisy clip (see ``dataset.ExampleSet``)."""
-    step: Callable[[nn.Module, Spectral, torch.Tensor, torch.Tensor, Namespace], StepResult]
+    objective: Callable[[Namespace], Objective]
+    """The training step with the run's resolved options bound, built once per run."""
     mask: Callable[[torch.Tensor], torch.Tensor]
     """(B, C, F, N) logits -> (B, F, N) mask in [0, 1]."""
     clips_per_line: int = 1
@@ -96,14 +129,21 @@ class Method:
     loss_name: str = "loss"
 
 
+def _sigmoid_of_first(logits: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits[:, 0])
+
+
 METHODS: dict[str, Method] = {
-    "PU": Method(1, 1, "batchnorm",
+    "PU": Method(1, 1, {"pulse": "batchnorm", "reference": "dropout"},
                  lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
-                 _pu_step, _pu_binary_mask, clips_per_line=2, loss_name="risk"),
-    "PN": Method(1, 3, "batchnorm", lambda args: "clean",
-                 _pn_step, lambda logits: torch.sigmoid(logits[:, 0])),
-    "MixIT": Method(3, 3, "dropout", lambda args: "noise",
-                    _mixit_step, lambda logits: torch.sigmoid(logits[:, 0])),
+                 lambda args: PUObjective(args.prior, args.p, args.risk_norm, args.pu_loss,
+                                          args.mode, args.beta, args.gamma, args.nn_rule),
+                 _pu_binary_mask, clips_per_line=2, loss_name="risk"),
+    "PN": Method(1, 3, {"pulse": "batchnorm", "reference": "batchnorm"}, lambda args: "clean",
+                 lambda args: pn_objective, _sigmoid_of_first),
+    "MixIT": Method(3, 3, {"pulse": "dropout", "reference": "dropout"}, lambda args: "noise",
+                    lambda args: MixITObjective(args.mixit_scale, args.mixit_loss),
+                    _sigmoid_of_first),
 }
 
 

@@ -21,8 +21,9 @@ import dataset
 import distributed
 import quality
 from checkpoint import CheckpointError
-from loss import PU_LOSSES
+from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
 from methods import METHODS, PU_MASKS
+from recipes import DEFAULT_PRIOR, DEFAULT_TEST_FNAME, RECIPES
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from spectral import FEATURES
 
@@ -64,20 +65,46 @@ def prior_value(text: str) -> float | str:
     return text if text == "auto" else probability(text)
 
 
+UNWEIGHTED_PU = "PU_no_weight"
+"""The reference release's name for PU with an unweighted loss (--p 0)."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the None of options settled later (by the recipe, the device
+    or the data), whose help says what they become."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def recipe_help(option: str, text: str) -> str:
+    """``text`` with each recipe's value of ``option``."""
+    values = "; ".join(f"{name}: {choices[option]}" for name, choices in RECIPES.items())
+    return f"{text} (default from --recipe, {values})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Train, select and test a speech enhancement CNN with PULSE (PU learning), "
                     "supervised learning (PN) or MixIT.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     g = p.add_argument_group("method")
-    g.add_argument("--method", choices=sorted(METHODS), default="PU",
+    g.add_argument("--method", choices=[*sorted(METHODS), UNWEIGHTED_PU], default="PU",
                    help="PU: PULSE, from noisy speech and noise; PN: supervised, from parallel "
-                        "noisy and clean speech; MixIT: mixture invariant training")
+                        f"noisy and clean speech; MixIT: mixture invariant training; "
+                        f"{UNWEIGHTED_PU}: PU with --p 0, as the reference release names it")
+    g.add_argument("--recipe", choices=tuple(RECIPES), default="pulse",
+                   help="'reference' makes every choice the reference release makes (binary "
+                        "mask, risks over bin counts, unit-std noise examples, Dropout2d for "
+                        "PU and MixIT, fp32, noisy training mixtures from fields 5-6, PU "
+                        "batches of shuffled clips, its nn rule and its MixIT loss); 'pulse' "
+                        "makes this project's, chosen on real recordings. Each option it sets "
+                        "can still be given; its help names both recipes' values")
     g.add_argument("--prior", type=prior_value, default=None,
                    help="PU: class prior, the share of noise (positive) bins in noisy speech, "
-                        "weighted by |X| under --risk_norm weight, or 'auto' to estimate it "
-                        "from the training data (default: 0.6; auto when training on "
-                        "recordings)")
+                        "weighted by |X|**p under --risk_norm weight, plain under count; or "
+                        "'auto' to estimate that share from the training data (default: "
+                        f"{DEFAULT_PRIOR}; auto when training on recordings)")
     g.add_argument("--mode", choices=("nn", "unbiased"), default="nn",
                    help="PU: non-negative (Kiryo et al. 2017) or unbiased empirical risk")
     g.add_argument("--beta", type=non_negative_float, default=0.0,
@@ -89,35 +116,54 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--pu_loss", choices=tuple(PU_LOSSES), default="sigmoid",
                    help="PU: the surrogate loss l of the risk (sigmoid: the paper's; logistic: "
                         "log(1 + exp(-z)))")
-    g.add_argument("--risk_norm", choices=("weight", "count"), default="weight",
-                   help="PU: divide each weighted risk term by its set's total weight (a weighted "
-                        "mean, so --prior is the |X|-weighted noise share) or, as the reference, "
-                        "by its bin count")
-    g.add_argument("--mixit_assignment", choices=("clip", "batch"), default="clip",
-                   help="MixIT: choose the better assignment of the noise outputs for each clip "
-                        "(standard MixIT) or one for the whole batch (the reference)")
-    g.add_argument("--mixit_scale", choices=("shared", "unit"), default="shared",
-                   help="MixIT: 'shared' divides the mixture of mixtures and both of its parts "
-                        "by the mixture's standard deviation, so the targets add up to the "
-                        "mixture; 'unit' (the reference) rescales only the mixture, its parts "
-                        "keep unit standard deviation")
-    g.add_argument("--noise_level", choices=("paired", "unit"), default="paired",
-                   help="PU: scale of each noise example: 'paired' divides it by its noisy clip's "
-                        "scale so noise has one level in both classes; 'unit' is the reference's "
-                        "unit standard deviation")
-    g.add_argument("--mask", choices=tuple(PU_MASKS), default="soft",
-                   help="PU: inference mask; 'binary' keeps the bins the classifier does not call "
-                        "noise (the paper), 'soft' is sigmoid(-logit / s), s the frame's median "
-                        "|logit| over frequency")
+    g.add_argument("--risk_norm", choices=("weight", "count"), default=None,
+                   help=recipe_help("risk_norm", "PU: divide each weighted risk term by its "
+                                    "set's total weight (a weighted mean, so --prior is the "
+                                    "|X|-weighted noise share) or by its bin count"))
+    g.add_argument("--nn_rule", choices=NN_RULES, default=None,
+                   help=recipe_help("nn_rule", "PU --mode nn: 'kiryo' corrects when R- < -beta "
+                                    "with the step -gamma * R-; 'reference' when R- <= beta, "
+                                    "with gamma * (beta - R-); the same at beta 0"))
+    g.add_argument("--pu_batches", choices=("paired", "shuffled"), default=None,
+                   help=recipe_help("pu_batches", "PU: a batch holds the noisy and the noise "
+                                    "clip of batch_size/2 lines ('paired'), or batch_size clips "
+                                    "drawn from all 2N noisy and noise clips shuffled together"))
+    g.add_argument("--noise_level", choices=("paired", "unit"), default=None,
+                   help=recipe_help("noise_level", "PU: scale of each noise example: 'paired' "
+                                    "brings it to the level of the noise in its line's noisy "
+                                    "clip; 'unit' gives it unit standard deviation"))
+    g.add_argument("--noisy_fields", choices=("2-3", "5-6"), default=None,
+                   help=recipe_help("noisy_fields", "PU and MixIT training: the noise fields "
+                                    "of a training line mixed with its speech; the other two "
+                                    "make the separate noise example (the reference README "
+                                    "describes 2-3, the reference code uses 5-6)"))
+    g.add_argument("--mixit_loss", "--mixit_assignment", choices=MIXIT_LOSSES, default=None,
+                   help=recipe_help("mixit_loss", "MixIT: pick the better assignment of the "
+                                    "noise outputs for each clip (standard MixIT) or once for "
+                                    "the batch; 'reference' is the reference release's loss, "
+                                    "which also scores every clip's masks against every "
+                                    "mixture of the batch (a broadcast), not standard MixIT"))
+    g.add_argument("--mixit_scale", choices=("shared", "unit"), default=None,
+                   help=recipe_help("mixit_scale", "MixIT: 'shared' divides the mixture of "
+                                    "mixtures and both of its parts by the mixture's standard "
+                                    "deviation, so the targets add up to the mixture; 'unit' "
+                                    "rescales only the mixture, its parts keep unit std"))
+    g.add_argument("--mask", choices=tuple(PU_MASKS), default=None,
+                   help=recipe_help("mask", "PU: inference mask; 'binary' keeps the bins the "
+                                    "classifier does not call noise (the paper), 'soft' is "
+                                    "sigmoid(-logit / s), s the frame's median |logit| over "
+                                    "frequency"))
     g = p.add_argument_group("model and features")
     g.add_argument("--blocks", type=non_negative_int, default=2,
                    help="CNN blocks; the CNN has 3 + 2 * blocks layers")
     g.add_argument("--fcblocks", type=non_negative_int, default=0,
                    help="how many of the last blocks use 1x1 convolutions")
     g.add_argument("--channels", type=positive_int, default=8, help="channels of the first layers")
-    g.add_argument("--regulariser", choices=("auto", "batchnorm", "dropout"), default="auto",
-                   help="layer after each hidden ReLU; auto: BatchNorm2d for PU and PN, Dropout2d "
-                        "for MixIT (the reference used Dropout2d for PU)")
+    g.add_argument("--regulariser", choices=("auto", "batchnorm", "dropout"), default=None,
+                   help=recipe_help("regulariser", "layer after each hidden ReLU; auto: the "
+                                    "method's under the recipe (pulse: BatchNorm2d for PU and "
+                                    "PN, Dropout2d for MixIT; reference: BatchNorm2d for PN, "
+                                    "Dropout2d for PU and MixIT)"))
     g.add_argument("--droprate", type=rate, default=0.2, help="Dropout2d rate")
     g.add_argument("--frame_len", type=positive_int, default=1024,
                    help="STFT frame length in samples (even); the hop is a quarter of it")
@@ -136,14 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clip length in samples at 16 kHz")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--fix_seed", action="store_true",
-                   help="also make every operation deterministic (slower on GPU)")
+                   help="also make every operation deterministic (slower on GPU); every run is "
+                        "seeded by --seed either way (the reference seeded only with this flag, "
+                        "and always with 0)")
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out_dir from its last completed epoch")
     g = p.add_argument_group("data")
     g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
     g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")
     g.add_argument("--test_fname", default=None,
-                   help="test config file (default: voicebank_test_set.txt; none when "
+                   help=f"test config file (default: {DEFAULT_TEST_FNAME}; none when "
                         "--train_fname holds recordings)")
     g.add_argument("--clean_path", default=None, metavar="DIR",
                    help="speech dataset folder: replaces the first directory of the speech paths "
@@ -183,8 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data loader processes per training process (default: from the core count)")
     g.add_argument("--eval_batch_size", type=positive_int, default=None,
                    help="clips per evaluation batch (default: --batch_size)")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="CNN arithmetic; auto: bf16 autocast on CUDA, fp32 on CPU")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                   help=recipe_help("precision", "CNN arithmetic (losses and metrics stay "
+                                    "fp32); auto: bf16 autocast on CUDA, and on CPUs with "
+                                    "bf16 units where it held the quality, else fp32 "
+                                    "(train.log says which and why)"))
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format for training the CNN (default: on for CUDA "
                         "and AVX-512 CPUs, off for other CPUs, where it measured slower); "
@@ -206,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dist", action="store_true",
                    help="distributed data-parallel training under Slurm (srun) or torchrun")
     g.add_argument("--prefix", default="",
-                   help="accepted for old command lines; the master host now comes from "
-                        "SLURM_JOB_NODELIST")
+                   help="accepted for the reference's command lines and ignored: the master "
+                        "host is the first of SLURM_STEP_NODELIST (or SLURM_JOB_NODELIST), "
+                        "expanded whole, so no node-name prefix is needed")
     return p
 
 
@@ -230,8 +282,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.wav_len < args.frame_len:
         parser.error(f"--wav_len {args.wav_len} is shorter than one frame (--frame_len "
                      f"{args.frame_len})")
-    if args.regulariser == "auto":
-        args.regulariser = METHODS[args.method].regulariser
+    if args.method == UNWEIGHTED_PU:
+        if args.p not in (0.0, parser.get_default("p")):
+            parser.error(f"--method {UNWEIGHTED_PU} is PU with --p 0; it cannot take "
+                         f"--p {args.p}")
+        args.method, args.p = "PU", 0.0
     if args.enhance and (args.checkpoint is None or args.output_dir is None):
         parser.error("--enhance needs --checkpoint (a trained model) and --output_dir")
     if args.enhance and set(args.metrics) - {"dnsmos"}:

@@ -18,12 +18,13 @@ import platform
 import random
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
 import checkpoint
@@ -31,8 +32,10 @@ import dataset
 import distributed
 import prior
 import quality
+import recipes
 from checkpoint import atomic
-from methods import METHODS, PU_MASK_BEFORE_CHOICE, Method, build_model, enhance, method_for
+from methods import (METHODS, PU_MASK_BEFORE_CHOICE, Method, Objective, build_model, enhance,
+                     method_for)
 from metric import si_snr
 from model import for_inference
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
@@ -59,16 +62,6 @@ def saved_model_config(state: dict) -> dict:
     return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None, **config}
 
 
-def trains_channels_last(device: torch.device) -> bool:
-    """Whether channels-last training is the faster memory format on ``device``.
-
-    On CUDA it is the layout tensor-core convolutions prefer. Measured with the blocks-2
-    CNN on CPUs: faster on an AVX-512 one, 1.1x slower on an AVX2-only one, whose oneDNN
-    channels-last weight gradient is 3x slower.
-    """
-    return device.type == "cuda" or torch.backends.cpu.get_cpu_capability().startswith("AVX512")
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
@@ -84,46 +77,25 @@ def new_run_dir(method: str) -> Path:
     return path
 
 
-DEFAULT_TEST_FNAME = "voicebank_test_set.txt"
-
-
-def load_lines(args: argparse.Namespace,
-               corpus: dataset.Corpus) -> dict[str, list[dataset.Line]]:
+def load_lines(args: argparse.Namespace, corpus: dataset.Corpus,
+               device: torch.device) -> dict[str, list[dataset.Line]]:
     """Every example of the config files, after checking each line's format and every
     audio file the well-formed lines name: all problems in one message, before training.
 
-    Without ``--test_fname``, a run that trains on recordings has no test set (there is no
-    clean speech to score); any other run uses the published VoiceBank test set.
+    The options still unset are settled (``recipes.resolve``) once the training file tells
+    whether the run learns from recordings, which decides the default test set: none for
+    recordings (there is no clean speech to score), else the published VoiceBank one.
     """
-    uses_noise_example = METHODS[args.method].second(args) != "clean"  # fields 5-6
-    fields = {"train": dataset.TRAIN_FIELDS if uses_noise_example else dataset.EVAL_FIELDS,
-              "val": dataset.EVAL_FIELDS, "test": dataset.EVAL_FIELDS}
-    problems, missing, lines = [], 0, {}
-
-    def load(split: str, name: str) -> None:
-        nonlocal problems, missing
-        lines[split], format_errors = dataset.parse_config(name, fields[split])
-        file_problems, split_missing = dataset.check_files(lines[split], corpus)
-        problems += format_errors + file_problems
-        missing += split_missing
-
-    load("train", args.train_fname)
-    load("val", args.val_fname)
+    uses_noise_example = args.method != "PN"  # fields 5-6
+    checker = dataset.ConfigChecker(corpus)
+    lines = {"train": checker.load(args.train_fname, dataset.TRAIN_FIELDS if uses_noise_example
+                                   else dataset.EVAL_FIELDS),
+             "val": checker.load(args.val_fname, dataset.EVAL_FIELDS)}
     recordings = bool(lines["train"]) and isinstance(lines["train"][0], dataset.RecordingLine)
-    if args.test_fname is None and not recordings:
-        args.test_fname = DEFAULT_TEST_FNAME
-    if args.test_fname is not None:
-        load("test", args.test_fname)
-    else:
-        lines["test"] = []
-    if problems:
-        message = dataset.summarise(problems, 20)
-        if missing:
-            message += (f"\n{missing} audio files are missing. Config paths are read from the "
-                        "working directory unless --clean_path/--noise_path name the datasets' "
-                        "folders. Get VoiceBank and DEMAND with `bash download.sh`, or try the "
-                        "built-in corpus with `python pulse.py --demo`.")
-        raise dataset.DataError(message)
+    recipes.resolve(args, device, recordings)
+    lines["test"] = (checker.load(args.test_fname, dataset.EVAL_FIELDS)
+                     if args.test_fname is not None else [])
+    checker.raise_problems()
     if recordings and args.method == "PN":
         raise UsageError(f"--method PN learns from clean speech, and {args.train_fname} holds "
                          "recordings (REC lines) without any; use --method PU or MixIT")
@@ -152,9 +124,12 @@ class Trainer:
                 self.model, device_ids=[device.index] if device.type == "cuda" else None)
         if args.compile:
             self.train_model = torch.compile(self.train_model, mode=args.compile)
+        self.objective: Objective = self.method.objective(args)
         self.base_lr = args.lr_per_GPU * launch.world_size
+        self.lr_schedule, self.epochs = args.lr_schedule, args.epochs
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.base_lr)
-        self.bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
+        self.bf16 = args.precision == "bf16"
+        self.shuffled_clips = args.method == "PU" and args.pu_batches == "shuffled"
         workers = loader_workers(args)
         self.loader_options = dict(num_workers=workers, pin_memory=device.type == "cuda",
                                    persistent_workers=workers > 0)
@@ -167,10 +142,15 @@ class Trainer:
         return for_inference(self.model, self.device)
 
     def train_loader(self, data: dataset.ExampleSet) -> tuple[DataLoader, DistributedSampler]:
-        sampler = DistributedSampler(data, self.launch.world_size, self.launch.rank,
+        """Batches of ``--batch_size`` clips: the clips of whole lines, or (``--pu_batches
+        shuffled``) clips drawn from both PU classes shuffled together."""
+        items: Dataset = data
+        per_batch = max(1, self.args.batch_size // self.method.clips_per_line)
+        if self.shuffled_clips:
+            items, per_batch = dataset.LabelledClips(data), self.args.batch_size
+        sampler = DistributedSampler(items, self.launch.world_size, self.launch.rank,
                                      shuffle=True, seed=self.args.seed)
-        lines = max(1, self.args.batch_size // self.method.clips_per_line)
-        loader = DataLoader(data, batch_size=lines, sampler=sampler,
+        loader = DataLoader(items, batch_size=per_batch, sampler=sampler,
                             worker_init_fn=_seed_worker, **self.loader_options)
         return loader, sampler
 
@@ -182,15 +162,15 @@ class Trainer:
         batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
         steps = len(loader)
         for step, (noisy, second) in enumerate(batches):
-            lr = learning_rate(self.base_lr, self.args.lr_schedule,
-                               ((epoch - 1) * steps + step) / (self.args.epochs * steps))
+            lr = learning_rate(self.base_lr, self.lr_schedule,
+                               ((epoch - 1) * steps + step) / (self.epochs * steps))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             noisy = noisy.to(self.device, non_blocking=True)
             second = second.to(self.device, non_blocking=True)
             with self.autocast():
-                objective, reported = self.method.step(self.train_model, self.spectral, noisy,
-                                                       second, self.args)
+                objective, reported = self.objective(self.train_model, self.spectral, noisy,
+                                                     second)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
@@ -251,7 +231,7 @@ class Trainer:
             noisy = noisy.to(self.device, non_blocking=True)
             noise = noise.to(self.device, non_blocking=True)
             with self.autocast():
-                _, reported = self.method.step(self.model, self.spectral, noisy, noise, self.args)
+                _, reported = self.objective(self.model, self.spectral, noisy, noise)
             total[0] += reported.double() * len(noisy)
             total[1] += len(noisy)
         distributed.all_sum(total)
@@ -421,6 +401,20 @@ def summarise_examples(examples: list[dict]) -> dict:
     return summary
 
 
+def settle_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
+                 last_path: Path, device: torch.device) -> bool:
+    """Turn ``--prior auto`` into a number; returns whether it was estimated (PU only; the
+    other methods use no prior). Under ``--risk_norm count`` the estimate is the plain share
+    of noise bins, under ``weight`` their |X|**p-weighted share: the prior each risk means."""
+    if args.prior != "auto":
+        return False
+    if args.method != "PU":
+        args.prior = recipes.DEFAULT_PRIOR
+        return False
+    args.prior = estimated_prior(args, lines, corpus, last_path, device)
+    return True
+
+
 def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
                     last_path: Path, device: torch.device) -> float:
     """``--prior auto``: the estimate a resumed run made, or a new one (see ``prior.py``),
@@ -432,7 +426,7 @@ def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus:
     started = time.time()
     value = prior.estimate_prior(
         build_model(model_config(args)), Spectral(args.frame_len, args.feature), pairs, device,
-        max(1, args.batch_size // 2), p=args.p,
+        max(1, args.batch_size // 2), p=args.p if args.risk_norm == "weight" else 0.0,
         loader_options=dict(num_workers=loader_workers(args), worker_init_fn=_seed_worker))
     value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
     estimate = (value[0] / value[1]).item()
@@ -463,48 +457,38 @@ def draw_figures(out_dir: Path, trainer: "Trainer", examples: dataset.ExampleSet
                            out_dir / f"example_{k + 1}.png", spectral.hop / dataset.SAMPLE_RATE)
 
 
-def train(args: argparse.Namespace) -> int:
-    """Train, select and test as ``args`` asks; returns the exit status."""
+def start_process(args: argparse.Namespace) -> tuple[distributed.Launch, torch.device]:
+    """Launch detection, device, threads, logging and the process group; the demo corpus."""
     launch = distributed.detect_launch() if args.dist else distributed.Launch()
     if args.compile == "reduce-overhead" and launch.world_size > 1:
         raise UsageError("--compile reduce-overhead works in one process only; use --compile "
                          "default with several processes")
     device = pick_device(args.device, launch)
-    if args.channels_last is None:
-        args.channels_last = trains_channels_last(device)
     if device.type == "cpu":
         keep_freed_memory()
         if launch.world_size > 1:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes()))
     setup_logging(launch.is_main)
-    if args.prefix:
-        log.info("--prefix is no longer needed: the master host comes from SLURM_JOB_NODELIST")
     distributed.init(launch, device)
     if args.demo and launch.is_main:
         from demo_corpus import ensure_demo_corpus
         ensure_demo_corpus(Path("demo_data"), wav_len=args.wav_len)
     distributed.barrier()
+    return launch, device
 
-    quality.require(args.metrics)
-    corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
-    lines = load_lines(args, corpus)
-    log.info("config files: %d training, %d validation, %d test examples; all files checked",
-             *(len(lines[s]) for s in ("train", "val", "test")))
-    if args.check_only:
-        distributed.shutdown()
-        return 0
+
+def open_run_dir(args: argparse.Namespace, launch: distributed.Launch) -> Path:
+    """The run's folder (``--out_dir`` or a new one), with ``train.log`` from now on."""
     out_dir = args.out_dir or new_run_dir(args.method)
     if launch.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         setup_logging(True, out_dir / "train.log")
+    return out_dir
 
-    if args.prior is None:
-        args.prior = "auto" if isinstance(lines["train"][0], dataset.RecordingLine) else 0.6
-    estimated = args.prior == "auto" and args.method == "PU"
-    if estimated:
-        args.prior = estimated_prior(args, lines["train"], corpus, out_dir / "last.pt", device)
-    elif args.prior == "auto":
-        args.prior = 0.6  # PN and MixIT use no prior
+
+def build_trainer(args: argparse.Namespace, launch: distributed.Launch,
+                  device: torch.device) -> Trainer:
+    """The Trainer, its weights drawn from ``--seed``; afterwards each rank draws its own."""
     seed_everything(args.seed)
     if args.fix_seed:
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -512,31 +496,60 @@ def train(args: argparse.Namespace) -> int:
         torch.backends.cudnn.benchmark = True
     trainer = Trainer(args, launch, device)
     seed_everything(args.seed + launch.rank)
-    method = trainer.method
-    spans = (dataset.noise_spans(lines["train"], args.wav_len)
-             if args.noise_excerpts == "random" else None)
-    train_set = dataset.ExampleSet(lines["train"], corpus, method.second(args), spans)
-    loader, sampler = trainer.train_loader(train_set)
-    criteria = selection_criteria(args, lines["val"])
-    val_sets = {"val_si_snri_db": dataset.ExampleSet(lines["val"], corpus),
-                "val_loss": dataset.ExampleSet(lines["val"], corpus, method.second(args))}
-    val_loaders = {name: trainer.eval_loader(val_sets[name]) for name in criteria}
+    return trainer
 
-    start_epoch, best_by, history = 1, {}, []
-    last_path = out_dir / "last.pt"
+
+def training_set(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
+                 method: Method) -> dataset.ExampleSet:
+    """The training pairs: fields swapped under ``--noisy_fields 5-6`` (PU and MixIT), noise
+    excerpts drawn afresh under ``--noise_excerpts random``."""
+    if args.method != "PN" and args.noisy_fields == "5-6":
+        lines = dataset.with_noise_fields_swapped(lines)
+    spans = (dataset.noise_spans(lines, args.wav_len)
+             if args.noise_excerpts == "random" else None)
+    return dataset.ExampleSet(lines, corpus, method.second(args), spans)
+
+
+def validation_loaders(args: argparse.Namespace, trainer: Trainer, lines: list[dataset.Line],
+                       corpus: dataset.Corpus) -> tuple[list[str], dict[str, DataLoader]]:
+    """The selection criteria (the deciding one first) and a loader for each."""
+    criteria = selection_criteria(args, lines)
+    sets = {"val_si_snri_db": lambda: dataset.ExampleSet(lines, corpus),
+            "val_loss": lambda: dataset.ExampleSet(lines, corpus, trainer.method.second(args))}
+    return criteria, {name: trainer.eval_loader(sets[name]()) for name in criteria}
+
+
+@dataclass
+class Progress:
+    """Where a run stands: the next epoch, the best epoch so far by each criterion (value,
+    epoch, weights) and one row of figures per epoch."""
+
+    next_epoch: int = 1
+    best_by: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+
+def restore_progress(trainer: Trainer, out_dir: Path, device: torch.device) -> Progress:
+    """The progress of ``out_dir/last.pt`` restored into ``trainer``, or a fresh start;
+    every process must agree."""
+    progress_made, last_path = Progress(), out_dir / "last.pt"
     if last_path.exists():
-        start_epoch, best_by, history = trainer.resume(checkpoint.load(last_path), last_path)
-        log.info("resuming %s after epoch %d", out_dir, start_epoch - 1)
-    resumed = distributed.all_sum(torch.tensor([start_epoch, 1.0], dtype=torch.float64,
-                                               device=device))
-    if resumed[0].item() != start_epoch * resumed[1].item():
+        progress_made = Progress(*trainer.resume(checkpoint.load(last_path), last_path))
+        log.info("resuming %s after epoch %d", out_dir, progress_made.next_epoch - 1)
+    resumed = distributed.all_sum(torch.tensor([progress_made.next_epoch, 1.0],
+                                               dtype=torch.float64, device=device))
+    if resumed[0].item() != progress_made.next_epoch * resumed[1].item():
         raise UsageError(f"the processes disagree on where to resume: {last_path} must be "
                          "visible to every process (a shared file system)")
-    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
-             "in %s", args.method, device, launch.world_size, trainer.base_lr,
-             sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
+    return progress_made
 
-    for epoch in range(start_epoch, args.epochs + 1):
+
+def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler,
+               val_loaders: dict[str, DataLoader], criteria: list[str], run: Progress,
+               out_dir: Path) -> None:
+    """Train, validate and checkpoint every remaining epoch."""
+    clips = len(loader.dataset) * (1 if trainer.shuffled_clips else trainer.method.clips_per_line)
+    for epoch in range(run.next_epoch, trainer.epochs + 1):
         started = time.time()
         sampler.set_epoch(epoch)
         train_loss = trainer.train_epoch(loader, epoch)
@@ -547,77 +560,135 @@ def train(args: argparse.Namespace) -> int:
                 row[name] = trainer.evaluate(val_loaders[name], "validation")[0]
             else:
                 row[name] = trainer.validation_loss(val_loaders[name])
-            if improves(name, row[name], best_by.get(name)):
-                best_by[name] = {"value": row[name], "epoch": epoch,
-                                 "model": {k: v.detach().cpu().clone()
-                                           for k, v in trainer.model.state_dict().items()}}
+            if improves(name, row[name], run.best_by.get(name)):
+                run.best_by[name] = {"value": row[name], "epoch": epoch,
+                                     "model": {k: v.detach().cpu().clone()
+                                               for k, v in trainer.model.state_dict().items()}}
         seconds = time.time() - started
         row.update({"seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"],
-                    "train_clips_per_s": round(len(train_set) * method.clips_per_line
-                                               / train_seconds, 2)})
-        history.append(row)
-        best = best_by.get(criteria[0], {"value": math.nan, "epoch": 0})
+                    "train_clips_per_s": round(clips / train_seconds, 2)})
+        run.history.append(row)
+        best = run.best_by.get(criteria[0], {"value": math.nan, "epoch": 0})
         log.info("epoch %d/%d: train %s %.4f, %s (best %s %.4g, epoch %d), %.1f s", epoch,
-                 args.epochs, method.loss_name, train_loss,
+                 trainer.epochs, trainer.method.loss_name, train_loss,
                  ", ".join(f"{name} {row[name]:.4g}" for name in criteria), criteria[0],
                  best["value"], best["epoch"], seconds)
-        if launch.is_main:
-            state = trainer.checkpoint(epoch, best_by, history)
+        if trainer.launch.is_main:
+            state = trainer.checkpoint(epoch, run.best_by, run.history)
             if best["epoch"] == epoch:
-                checkpoint.save({**state, "model": best_by[criteria[0]]["model"]},
+                checkpoint.save({**state, "model": run.best_by[criteria[0]]["model"]},
                                 out_dir / "best.pt")
-            checkpoint.save(state, last_path)
-            write_metrics(out_dir / "metrics.csv", history)
+            checkpoint.save(state, out_dir / "last.pt")
+            write_metrics(out_dir / "metrics.csv", run.history)
+        run.next_epoch = epoch + 1
 
-    if criteria[0] not in best_by:
+
+@dataclass
+class Scores:
+    """What the selected model scored: results.json's content and the per-example rows."""
+
+    results: dict
+    test_examples: list[dict] = field(default_factory=list)
+    val_examples: list[dict] = field(default_factory=list)
+
+
+def score_selected(args: argparse.Namespace, trainer: Trainer, run: Progress,
+                   criteria: list[str], test_set: dataset.ExampleSet | None,
+                   val_loaders: dict[str, DataLoader], estimated_prior_used: bool) -> Scores:
+    """Load the epoch the deciding criterion chose and score it on the test set (and with
+    ``--metrics`` on the validation set); also score what the other criterion chose."""
+    if criteria[0] not in run.best_by:
         raise FloatingPointError(f"no epoch gave a finite {CRITERIA[criteria[0]]}")
-    best = best_by[criteria[0]]
-    results = {"method": args.method, "best_epoch": best["epoch"],
-               "prior": {"value": args.prior, "estimated": estimated} if args.method == "PU"
-               else None,
+    best = run.best_by[criteria[0]]
+    results = {"method": args.method, "recipe": args.recipe,
+               "recipe_choices": args.recipe_choices, "overrides": args.overrides,
+               "best_epoch": best["epoch"],
+               "prior": ({"value": args.prior, "estimated": estimated_prior_used}
+                         if args.method == "PU" else None),
                "selection": {"criterion": criteria[0], "value": best["value"],
                              "epoch": best["epoch"]},
-               **{name: best_by[name]["value"] for name in criteria if name in best_by}}
+               **{name: run.best_by[name]["value"] for name in criteria if name in run.best_by}}
     results["val_si_snri_db"] = best["value"] if criteria[0] == "val_si_snri_db" else None
-    test_set, test = None, None
-    if lines["test"]:
-        test_set = dataset.ExampleSet(lines["test"], corpus)
+    scores = Scores(results)
+    if test_set is not None:
         test_loader = trainer.eval_loader(test_set)
         for name in criteria[1:]:  # what the other criterion would have chosen, for comparison
-            if name in best_by:
-                trainer.model.load_state_dict(best_by[name]["model"])
+            if name in run.best_by:
+                trainer.model.load_state_dict(run.best_by[name]["model"])
                 results["selection"]["alternative"] = {
-                    "criterion": name, "epoch": best_by[name]["epoch"],
+                    "criterion": name, "epoch": run.best_by[name]["epoch"],
                     "test_si_snri_db": trainer.evaluate(test_loader, "test")[0]}
         trainer.model.load_state_dict(best["model"])
-        test, examples = trainer.evaluate(test_loader, "test", keep_examples=True)
-        results["test_si_snri_db"] = test
-        results["test_summary"] = summarise_examples(examples)
+        results["test_si_snri_db"], scores.test_examples = trainer.evaluate(
+            test_loader, "test", keep_examples=True)
+        results["test_summary"] = summarise_examples(scores.test_examples)
     trainer.model.load_state_dict(best["model"])
     if args.metrics and "val_si_snri_db" in criteria:  # scored like the test set
-        _, val_examples = trainer.evaluate(val_loaders["val_si_snri_db"], "validation metrics",
-                                           keep_examples=True)
-        results["val_summary"] = summarise_examples(val_examples)
+        _, scores.val_examples = trainer.evaluate(val_loaders["val_si_snri_db"],
+                                                  "validation metrics", keep_examples=True)
+        results["val_summary"] = summarise_examples(scores.val_examples)
+    return scores
+
+
+def write_reports(args: argparse.Namespace, trainer: Trainer, scores: Scores,
+                  lines: dict[str, list[dataset.Line]], figure_set: dataset.ExampleSet,
+                  out_dir: Path) -> None:
+    """results.json, the per-example CSV files and the figures; the final lines on stdout."""
+    results = scores.results
+    if scores.test_examples:
+        write_examples(out_dir / "test_examples.csv", lines["test"], scores.test_examples)
+    if scores.val_examples:
+        write_examples(out_dir / "val_examples.csv", lines["val"], scores.val_examples)
+    results.update({"world_size": trainer.launch.world_size, "device": str(trainer.device),
+                    "seed": args.seed,
+                    "versions": {"python": platform.python_version(),
+                                 "torch": torch.__version__, "numpy": np.__version__},
+                    "args": _jsonable(vars(args))})
+    with atomic(out_dir / "results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    draw_figures(out_dir, trainer, figure_set)
+    selection = results["selection"]
+    log.info("best epoch %d by %s; results in %s", selection["epoch"], selection["criterion"],
+             out_dir)
+    if results["val_si_snri_db"] is not None:
+        print(f"validation SI-SNRi: {results['val_si_snri_db']:.4f} dB")
+    else:
+        print(f"validation {trainer.method.loss_name}: {selection['value']:.4f}")
+    if "test_si_snri_db" in results:
+        print(f"test SI-SNRi: {results['test_si_snri_db']:.4f} dB", flush=True)
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train, select and test as ``args`` asks; returns the exit status."""
+    launch, device = start_process(args)
+    quality.require(args.metrics)
+    corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
+    lines = load_lines(args, corpus, device)
+    log.info("config files: %d training, %d validation, %d test examples; all files checked",
+             *(len(lines[s]) for s in ("train", "val", "test")))
+    choices = recipes.summary(args, device)
+    if args.check_only:
+        log.info(choices)
+        distributed.shutdown()
+        return 0
+    out_dir = open_run_dir(args, launch)
+    log.info(choices)
+    estimated = settle_prior(args, lines["train"], corpus, out_dir / "last.pt", device)
+    trainer = build_trainer(args, launch, device)
+    loader, sampler = trainer.train_loader(training_set(args, lines["train"], corpus,
+                                                        trainer.method))
+    criteria, val_loaders = validation_loaders(args, trainer, lines["val"], corpus)
+    run = restore_progress(trainer, out_dir, device)
+    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
+             "in %s", args.method, device, launch.world_size, trainer.base_lr,
+             sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
+    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
+    test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
+    scores = score_selected(args, trainer, run, criteria, test_set, val_loaders, estimated)
     if launch.is_main:
-        if test_set is not None:
-            write_examples(out_dir / "test_examples.csv", lines["test"], examples)
-        if "val_summary" in results:
-            write_examples(out_dir / "val_examples.csv", lines["val"], val_examples)
-        results.update({"world_size": launch.world_size, "device": str(device),
-                        "seed": args.seed,
-                        "versions": {"python": platform.python_version(),
-                                     "torch": torch.__version__, "numpy": np.__version__},
-                        "args": _jsonable(vars(args))})
-        with atomic(out_dir / "results.json") as tmp:
-            tmp.write_text(json.dumps(results, indent=2) + "\n")
-        draw_figures(out_dir, trainer, test_set or val_sets["val_loss"])
-        log.info("best epoch %d by %s; results in %s", best["epoch"], criteria[0], out_dir)
-        if results["val_si_snri_db"] is not None:
-            print(f"validation SI-SNRi: {results['val_si_snri_db']:.4f} dB")
-        else:
-            print(f"validation {method.loss_name}: {best['value']:.4f}")
-        if test is not None:
-            print(f"test SI-SNRi: {test:.4f} dB", flush=True)
+        figure_set = test_set or dataset.ExampleSet(lines["val"], corpus,
+                                                    trainer.method.second(args))
+        write_reports(args, trainer, scores, lines, figure_set, out_dir)
     del trainer, loader, val_loaders
     distributed.shutdown()
     return 0

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dataset  # noqa: E402
 from enhance_files import enhance_long  # noqa: E402
 import loss  # noqa: E402
-from methods import METHODS, enhance  # noqa: E402
+from methods import METHODS, PUObjective, enhance  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from model import build_cnn, for_inference  # noqa: E402
 from pulse import COMPILE_MODES  # noqa: E402
+from recipes import trains_channels_last  # noqa: E402
 from runtime import keep_freed_memory  # noqa: E402
-from train import default_num_workers, trains_channels_last  # noqa: E402
+from train import default_num_workers  # noqa: E402
 from spectral import Spectral  # noqa: E402
 
 
@@ -152,8 +152,7 @@ def main() -> None:
     args = p.parse_args()
     device = torch.device(args.device)
     spectral = Spectral(args.frame_len)
-    hyper = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight",
-                      pu_loss="sigmoid")
+    pu_risk = PUObjective(prior=0.6)
     pairs = args.batch_size // 2
     tmp = tempfile.TemporaryDirectory()
     lines = make_corpus(Path(tmp.name), args.lines, args.wav_len)
@@ -189,7 +188,7 @@ def main() -> None:
             first, second = (x.to(device, non_blocking=True) for x in next(batches))
             if fast:
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    objective, _ = METHODS["PU"].step(net, spectral, first, second, hyper)
+                    objective, _ = pu_risk(net, spectral, first, second)
             else:
                 spec = torch.cat([first, second])
                 magnitude = spec.abs()

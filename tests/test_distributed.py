@@ -27,8 +27,26 @@ def test_slurm_environment():
     env = {"SLURM_PROCID": "5", "SLURM_LOCALID": "1", "SLURM_NTASKS": "8",
            "SLURM_JOB_NODELIST": "dgx[02-05]", "SLURM_JOB_ID": "123456"}
     launch = detect_launch(env)
-    assert launch == Launch(5, 1, 8, "dgx02", 15000 + 123456 % 20000, "slurm")
+    assert launch == Launch(5, 1, 8, "dgx02", 15000 + 1234560 % 20000, "slurm")
     assert detect_launch({**env, "MASTER_PORT": "4000"}).master_port == 4000
+
+
+def test_slurm_step_nodes_come_first():
+    """An srun step over part of the allocation: its own first node is the master."""
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "dgx[02-05]",
+           "SLURM_STEP_NODELIST": "dgx[04-05]", "SLURM_JOB_ID": "7"}
+    assert detect_launch(env).master_addr == "dgx04"
+    del env["SLURM_JOB_NODELIST"]
+    assert detect_launch(env).master_addr == "dgx04"
+
+
+def test_two_steps_of_one_job_get_different_ports():
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1",
+           "SLURM_JOB_ID": "4242"}
+    ports = {detect_launch({**env, "SLURM_STEP_ID": str(step)}).master_port
+             for step in range(10)}
+    assert len(ports) == 10 and all(15000 <= port < 35000 for port in ports)
+    assert detect_launch(env).master_port == detect_launch({**env, "SLURM_STEP_ID": "0"}).master_port
 
 
 def test_torchrun_environment_wins_inside_slurm():

@@ -1,8 +1,6 @@
 """The batched, on-device pipeline gives what a naive per-item one gives."""
 from __future__ import annotations
 
-from argparse import Namespace
-
 import pytest
 import torch
 
@@ -10,14 +8,14 @@ import dataset
 import loss
 from conftest import make_tiny_corpus
 from distributed import Launch
-from methods import METHODS, build_model, enhance
+from methods import METHODS, PUObjective, build_model, enhance
 from metric import si_snr_improvement
 from pulse import parse_args
-from train import Trainer, default_num_workers, trains_channels_last
+from recipes import resolve, trains_channels_last
+from train import Trainer, default_num_workers
 from spectral import Spectral
 
-HYPER = Namespace(prior=0.6, p=1.0, mode="nn", beta=0.0, gamma=0.096, risk_norm="weight",
-                  pu_loss="sigmoid")
+PU_RISK = PUObjective(prior=0.6, p=1.0, risk_norm="weight")
 CONFIG = {"method": "PU", "blocks": 2, "fcblocks": 0, "channels": 4, "droprate": 0.2,
           "regulariser": "batchnorm", "frame_len": 128, "feature": "linear"}
 
@@ -48,7 +46,7 @@ def test_batched_features_and_loss_equal_per_item(batch):
     naive_model = _model(False)
     logits = naive_model(spectral.feature_of(magnitude))[:, 0]
     naive = sum(loss.pu_risks(logits, labels, magnitude, 0.6, 1.0, "weight"))
-    _, fast = METHODS["PU"].step(_model(True), spectral, noisy, noise, HYPER)
+    _, fast = PU_RISK(_model(True), spectral, noisy, noise)
     torch.testing.assert_close(fast, naive.detach(), rtol=1e-5, atol=1e-6)
 
 
@@ -69,9 +67,9 @@ def test_evaluation_runs_channels_last_with_the_current_weights(batch, layout):
     noisy, noise = batch
     args = parse_args(["--blocks", "2", "--channels", "4", "--frame_len", "128", "--prior", "0.6",
                        layout])
-    trainer = Trainer(args, Launch(), torch.device("cpu"))
+    trainer = Trainer(resolve(args, torch.device("cpu"), False), Launch(), torch.device("cpu"))
     trainer.model.train()
-    objective, _ = trainer.method.step(trainer.model, trainer.spectral, noisy, noise, args)
+    objective, _ = trainer.objective(trainer.model, trainer.spectral, noisy, noise)
     objective.backward()
     trainer.optimizer.step()  # moves the weights and the BatchNorm statistics
     model = trainer.inference_model()
@@ -87,13 +85,13 @@ def test_bf16_autocast_stays_close_to_fp32(batch):
     """bf16 (the CUDA default) against fp32: loss within 2 %, SI-SNRi within 0.5 dB."""
     noisy, noise = batch
     spectral = Spectral(128)
-    hyper = Namespace(**{**vars(HYPER), "p": 0.0})
+    unweighted = PUObjective(prior=0.6, p=0.0)
     model = _model(True)
     pn = build_model({**CONFIG, "method": "PN"}).eval()
-    _, fp32 = METHODS["PU"].step(model, spectral, noisy, noise, hyper)
+    _, fp32 = unweighted(model, spectral, noisy, noise)
     fp32_snri = si_snr_improvement(enhance(pn, METHODS["PN"], spectral, noisy), noisy, noisy - noise)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        _, bf16 = METHODS["PU"].step(model, spectral, noisy, noise, hyper)
+        _, bf16 = unweighted(model, spectral, noisy, noise)
         bf16_snri = si_snr_improvement(enhance(pn, METHODS["PN"], spectral, noisy), noisy,
                                        noisy - noise)
     assert bf16.item() == pytest.approx(fp32.item(), rel=0.02)

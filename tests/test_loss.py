@@ -121,6 +121,52 @@ def test_mixit_batch_assignment_is_one_choice_for_all_clips():
     s = MIXIT_SHARES
     logits, mixture, noisy, noise = _two_clip_mixit()
     mismatch = (2 * s[1] - 2 * s[2]) ** 2 * 2  # the wrong assignment's error on one clip
-    value = loss.mixit_loss(logits, mixture, noisy, noise, per_clip=False).item()
+    value = loss.mixit_loss(logits, mixture, noisy, noise, "batch").item()
     assert value == pytest.approx(mismatch / 2, rel=1e-5)
-    assert loss.mixit_loss(logits, mixture, noisy, noise, per_clip=True).item() < value
+    assert loss.mixit_loss(logits, mixture, noisy, noise, "clip").item() < value
+
+
+def test_reference_mixit_loss_scores_every_clips_masks_against_every_mixture():
+    """The reference release's loss on 3 distinct clips of 2 bins, by hand: the masks of
+    clip j times the mixture of clip i against clip i's targets, averaged over all (i, j)
+    and bins, the better assignment taken once for the batch."""
+    torch.manual_seed(1)
+    logits = torch.randn(3, 3, 1, 2)
+    mixture, noisy, noise = (torch.rand(3, 1, 2) + 0.5 for _ in range(3))
+    m = torch.sigmoid(logits).tolist()
+
+    def term(speech_and: int, alone: int) -> float:
+        total = 0.0
+        for i in range(3):
+            for j in range(3):
+                for b in range(2):
+                    est = (m[j][0][0][b] + m[j][speech_and][0][b]) * mixture[i, 0, b].item()
+                    total += (est - noisy[i, 0, b].item()) ** 2
+                    total += (m[j][alone][0][b] * mixture[i, 0, b].item()
+                              - noise[i, 0, b].item()) ** 2
+        return total / (3 * 3 * 2)
+
+    expected = min(term(1, 2), term(2, 1))
+    value = loss.mixit_loss(logits, mixture, noisy, noise, "reference").item()
+    assert value == pytest.approx(expected, rel=1e-6)
+    assert value != pytest.approx(loss.mixit_loss(logits, mixture, noisy, noise, "batch").item(),
+                                  rel=1e-3)
+
+
+def test_reference_mixit_loss_is_the_batch_loss_for_one_clip():
+    logits, mixture, noisy, noise = (x[:1] for x in _two_clip_mixit())
+    assert loss.mixit_loss(logits, mixture, noisy, noise, "reference").item() == pytest.approx(
+        loss.mixit_loss(logits, mixture, noisy, noise, "batch").item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("r_minus, beta, expected", [
+    (0.2, 0.1, 0.5),  # R- > beta: R+ + R-
+    (0.05, 0.1, 0.25 * (0.1 - 0.05)),  # R- <= beta: gamma * (beta - R-)
+    (-0.2, 0.0, 0.25 * 0.2),  # beta 0: the same as Kiryo's -gamma * R-
+    (0.0, 0.0, 0.0)])  # R- = 0: the reference corrects, Kiryo takes R+ + R- (0.3)
+def test_nn_objective_reference_rule(r_minus, beta, expected):
+    value = loss.pu_objective(torch.tensor(0.3), torch.tensor(r_minus), "nn", beta=beta,
+                              gamma=0.25, rule="reference")
+    assert value.item() == pytest.approx(expected)
+    kiryo = loss.pu_objective(torch.tensor(0.3), torch.tensor(0.0), "nn", gamma=0.25)
+    assert kiryo.item() == pytest.approx(0.3)

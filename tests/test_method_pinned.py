@@ -164,5 +164,5 @@ def test_risk_mode_reaches_the_objective(mode, tmp_path, monkeypatch):
     objective = Spy(monkeypatch, "pu_objective")
     _tiny_pu(tmp_path, "--mode", mode, "--beta", "0.5", "--gamma", "0.25")
     args, _ = objective.calls[0]
-    assert args[2:] == (mode, 0.5, 0.25)
+    assert args[2:] == (mode, 0.5, 0.25, "kiryo")
     assert math.isfinite(args[0].item())

@@ -25,7 +25,8 @@ def test_fcblocks_beyond_blocks_is_refused():
     ("PU", 1, 1, nn.BatchNorm2d), ("PN", 1, 3, nn.BatchNorm2d), ("MixIT", 3, 3, nn.Dropout2d)])
 def test_method_networks(name, channels, kernel, regulariser):
     method = METHODS[name]
-    model = build_cnn(2, 0, 4, 0.2, method.out_channels, method.out_kernel, method.regulariser)
+    model = build_cnn(2, 0, 4, 0.2, method.out_channels, method.out_kernel,
+                      method.regulariser["pulse"])
     out = model(torch.randn(2, 1, 33, 17))
     assert out.shape == (2, channels, 33, 17)
     assert model[-1].kernel_size == (kernel, kernel)
