@@ -31,7 +31,7 @@ from pathlib import Path
 import soundfile as sf
 
 from checkpoint import atomic
-from dataset import RECORDING_TAG
+from dataset import RECORDING_TAG, quote_field
 
 SNR_RANGE_DB = (-5.0, 10.0)
 TEST_NOISE_SHARE = 0.1
@@ -85,11 +85,11 @@ def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFi
     def line(speech: str, is_test: bool, extra: bool) -> str:
         noise = rng.choice(test_noises or noises if is_test else noises)
         part = test_part if is_test else train_part
-        fields = [speech, noise.path, f"{_start(rng, noise, excerpt_s, part):.4f}",
-                  f"{rng.uniform(*SNR_RANGE_DB):.4f}"]
+        fields = [quote_field(speech), quote_field(noise.path),
+                  f"{_start(rng, noise, excerpt_s, part):.4f}", f"{rng.uniform(*SNR_RANGE_DB):.4f}"]
         if extra:
             other = rng.choice(noises)
-            fields += [other.path, f"{_start(rng, other, excerpt_s, train_part):.4f}"]
+            fields += [quote_field(other.path), f"{_start(rng, other, excerpt_s, train_part):.4f}"]
         return " ".join(fields)
 
     return ([line(s, False, True) for s in train_speech],
@@ -125,8 +125,8 @@ def make_recording_lines(noisy: list[AudioFile], noises: list[AudioFile], n_val:
             for k in range(max(1, int(recording.duration_s // excerpt_s))):
                 noise = rng.choice(noise_files)
                 start = rng.uniform(0.0, max(0.0, noise.duration_s - excerpt_s))
-                out.append(f"{RECORDING_TAG} {recording.path} {k * excerpt_s:.4f} "
-                           f"{noise.path} {start:.4f}")
+                out.append(f"{RECORDING_TAG} {quote_field(recording.path)} {k * excerpt_s:.4f} "
+                           f"{quote_field(noise.path)} {start:.4f}")
         return out
 
     (train_noisy, val_noisy), (train_noise, val_noise) = split(noisy), split(noises)

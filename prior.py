@@ -12,6 +12,7 @@ Garg et al., NeurIPS 2021, with |X| weights).
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import torch
@@ -26,8 +27,6 @@ log = logging.getLogger("pulse")
 HELD_OUT_EVERY = 5
 """Every fifth training line is held out from the classifier to be scored."""
 MAX_HELD_OUT_LINES = 256
-MIN_POSITIVE_SHARE = 0.1
-"""Thresholds must keep at least this share of the positive weight (a stable ratio)."""
 
 
 def true_prior(noisy_mag: torch.Tensor, speech_mag: torch.Tensor, noise_mag: torch.Tensor,
@@ -38,25 +37,48 @@ def true_prior(noisy_mag: torch.Tensor, speech_mag: torch.Tensor, noise_mag: tor
     return ((weight * (noise_mag >= speech_mag)).sum() / weight.sum()).item()
 
 
-def best_bin_estimate(unl_scores: np.ndarray, unl_weights: np.ndarray, pos_scores: np.ndarray,
-                      pos_weights: np.ndarray, thresholds: int = 200) -> float:
-    """min over thresholds t of W_U(score >= t) / W_P(score >= t), each a share of its set's
-    total weight, over thresholds keeping at least ``MIN_POSITIVE_SHARE`` of W_P.
+BBE_DELTA = 0.1
+BBE_GAMMA = 0.01
+"""Confidence level and slack of the best-bin estimator (Garg et al., 2021, Algorithm 1)."""
 
-    Scores are "noise-like" scores of unlabelled and positive bins (1-D arrays)."""
-    order_u, order_p = np.argsort(-unl_scores), np.argsort(-pos_scores)
-    sorted_u, sorted_p = unl_scores[order_u], pos_scores[order_p]
-    cum_u = np.cumsum(unl_weights[order_u]) / unl_weights.sum()
-    cum_p = np.cumsum(pos_weights[order_p]) / pos_weights.sum()
-    best = 1.0
-    for t in np.quantile(pos_scores, np.linspace(0.0, 1.0, thresholds, endpoint=False)):
-        share_p = cum_p[np.searchsorted(-sorted_p, -t, side="right") - 1]
-        if share_p < MIN_POSITIVE_SHARE:
-            continue
-        above_u = np.searchsorted(-sorted_u, -t, side="right")
-        share_u = cum_u[above_u - 1] if above_u else 0.0
-        best = min(best, share_u / share_p)
-    return float(best)
+
+def effective_count(weights: np.ndarray) -> float:
+    """Kish's effective sample size of weighted samples, (sum w)^2 / sum w^2."""
+    return float(weights.sum() ** 2 / max(float((weights ** 2).sum()), 1e-300))
+
+
+def best_bin_estimate(unl_scores: np.ndarray, unl_weights: np.ndarray, pos_scores: np.ndarray,
+                      pos_weights: np.ndarray, unl_count: float | None = None,
+                      pos_count: float | None = None, thresholds: int = 1000) -> float:
+    """The best-bin estimate of the share of positives in the unlabelled set (Garg et al.,
+    NeurIPS 2021, Algorithm 1), with weighted samples.
+
+    For a threshold t on the "noise-like" scores, q_U(t) and q_P(t) are the shares of the
+    unlabelled and of the positive weight scored at least t. The estimate is
+    q_U(t*) / q_P(t*) at the t* that minimises q_U(t) / q_P(t) + (1 + gamma) / q_P(t) *
+    (sqrt(log(4 / delta) / (2 n_P)) + sqrt(log(4 / delta) / (2 n_U))): the smallest ratio
+    once each threshold pays for the sampling error of its top bins, which keeps the
+    minimum of noisy ratios from running low. n_U, n_P are the sets' effective sample
+    sizes (by default Kish's, ``effective_count``; bins of one clip are correlated, so
+    callers pass less). Thresholds are ``thresholds`` quantiles of the positive scores.
+    """
+    unl_count = effective_count(unl_weights) if unl_count is None else unl_count
+    pos_count = effective_count(pos_weights) if pos_count is None else pos_count
+    cuts = np.unique(np.quantile(pos_scores, np.linspace(0.0, 1.0, thresholds,
+                                                         endpoint=False)))
+
+    def share_at_least(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        order = np.argsort(scores)
+        tail = np.concatenate([np.cumsum(weights[order][::-1])[::-1], [0.0]])
+        return tail[np.searchsorted(scores[order], cuts, side="left")] / weights.sum()
+
+    q_unl, q_pos = share_at_least(unl_scores, unl_weights), share_at_least(pos_scores, pos_weights)
+    slack = math.sqrt(math.log(4 / BBE_DELTA) / (2 * pos_count)) + math.sqrt(
+        math.log(4 / BBE_DELTA) / (2 * unl_count))
+    keep = q_pos > 0
+    bound = q_unl[keep] / q_pos[keep] + (1 + BBE_GAMMA) / q_pos[keep] * slack
+    best = int(np.argmin(bound))
+    return float(min(1.0, q_unl[keep][best] / q_pos[keep][best]))
 
 
 def _weighted_logistic(logits: torch.Tensor, magnitude: torch.Tensor,
@@ -74,7 +96,8 @@ def estimate_prior(model: nn.Module, spectral: Spectral, pairs, device: torch.de
                    loader_options: dict | None = None) -> float:
     """Train ``model`` (a fresh CNN with one output) as a noise-vs-noisy classifier on four
     fifths of ``pairs`` (a dataset of (noisy, noise) clips) and estimate the prior on the
-    rest; returns the estimate."""
+    rest: the |X|**p-weighted share of noise bins in the noisy clips (p = 0: the plain
+    share), by ``best_bin_estimate`` with ``independent_frames`` as sample sizes."""
     held = list(range(0, len(pairs), HELD_OUT_EVERY))[:MAX_HELD_OUT_LINES]
     fit = [i for i in range(len(pairs)) if i % HELD_OUT_EVERY]
     options = loader_options or {}
@@ -100,5 +123,14 @@ def estimate_prior(model: nn.Module, spectral: Spectral, pairs, device: torch.de
                 logits = model(spectral.feature_of(magnitude))[:, 0].float()
                 scores[label].append(logits.flatten().cpu().numpy())
                 weights[label].append(((magnitude + 1e-7) ** p).flatten().cpu().numpy())
+    frames = independent_frames(len(held), pairs[0][0].shape[-1], spectral.frame_len)
     return best_bin_estimate(np.concatenate(scores[0]), np.concatenate(weights[0]),
-                             np.concatenate(scores[1]), np.concatenate(weights[1]))
+                             np.concatenate(scores[1]), np.concatenate(weights[1]),
+                             frames, frames)
+
+
+def independent_frames(clips: int, samples: int, frame_len: int) -> float:
+    """The effective sample size of the bins of ``clips`` clips of ``samples`` samples: one
+    per non-overlapping frame. The bins of a frame share its level and frames overlap by
+    three quarters, so counting bins would make the estimator's confidence term vanish."""
+    return clips * samples / frame_len

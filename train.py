@@ -84,7 +84,8 @@ def load_lines(args: argparse.Namespace, corpus: dataset.Corpus,
 
     The options still unset are settled (``recipes.resolve``) once the training file tells
     whether the run learns from recordings, which decides the default test set: none for
-    recordings (there is no clean speech to score), else the published VoiceBank one.
+    recordings (there is no clean speech to score), else the published VoiceBank one,
+    looked at only if the training file could be read.
     """
     uses_noise_example = args.method != "PN"  # fields 5-6
     checker = dataset.ConfigChecker(corpus)
@@ -92,9 +93,11 @@ def load_lines(args: argparse.Namespace, corpus: dataset.Corpus,
                                    else dataset.EVAL_FIELDS),
              "val": checker.load(args.val_fname, dataset.EVAL_FIELDS)}
     recordings = bool(lines["train"]) and isinstance(lines["train"][0], dataset.RecordingLine)
+    test_given = args.test_fname is not None
     recipes.resolve(args, device, recordings)
-    lines["test"] = (checker.load(args.test_fname, dataset.EVAL_FIELDS)
-                     if args.test_fname is not None else [])
+    # the default test set only once the training file could tell whether it is needed
+    wanted = test_given or (args.test_fname is not None and lines["train"])
+    lines["test"] = checker.load(args.test_fname, dataset.EVAL_FIELDS) if wanted else []
     checker.raise_problems()
     if recordings and args.method == "PN":
         raise UsageError(f"--method PN learns from clean speech, and {args.train_fname} holds "
@@ -505,9 +508,8 @@ def training_set(args: argparse.Namespace, lines: list[dataset.Line], corpus: da
     excerpts drawn afresh under ``--noise_excerpts random``."""
     if args.method != "PN" and args.noisy_fields == "5-6":
         lines = dataset.with_noise_fields_swapped(lines)
-    spans = (dataset.noise_spans(lines, args.wav_len)
-             if args.noise_excerpts == "random" else None)
-    return dataset.ExampleSet(lines, corpus, method.second(args), spans)
+    return dataset.ExampleSet(lines, corpus, method.second(args),
+                              fresh_noise=args.noise_excerpts == "random")
 
 
 def validation_loaders(args: argparse.Namespace, trainer: Trainer, lines: list[dataset.Line],

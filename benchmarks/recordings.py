@@ -35,7 +35,7 @@ from benchmarks.demo import cpu_name  # noqa: E402
 from demo_corpus import ensure_demo_corpus  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from prior import true_prior  # noqa: E402
-from pulse import DEMO_SETTINGS  # noqa: E402
+from pulse import DEMO_SETTINGS, build_parser  # noqa: E402
 from spectral import Spectral  # noqa: E402
 
 DEMO = [*(f"--{key}={value}" for key, value in DEMO_SETTINGS.items()), "--quiet"]
@@ -48,9 +48,11 @@ def pulse(folder: Path, *args: str) -> None:
         raise SystemExit(result.stderr[-3000:])
 
 
-def training_prior(lines: list[dataset.ConfigLine], corpus: dataset.Corpus) -> float:
-    """The |X|-weighted noise share of the noisy training clips (``--prior``'s meaning)."""
-    spectral, mags = Spectral(512), {"noisy": [], "speech": [], "noise": []}
+def training_prior(lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
+                   frame_len: int) -> float:
+    """The |X|-weighted noise share of the noisy training clips (``--prior``'s meaning) at
+    the runs' STFT frame."""
+    spectral, mags = Spectral(frame_len), {"noisy": [], "speech": [], "noise": []}
     for line in lines:
         noisy, clean, _ = dataset.load_parallel(line, corpus)
         for name, wave in (("noisy", noisy), ("speech", clean), ("noise", noisy - clean)):
@@ -99,6 +101,27 @@ def score_enhanced(folder: Path, checkpoint: Path, lines: list[dataset.ConfigLin
     return float(np.mean(gains))
 
 
+def level_errors(recordings: Path, lines: list[dataset.ConfigLine],
+                 corpus: dataset.Corpus) -> np.ndarray:
+    """Error (dB) of the estimated level of every training recordings line's noise example
+    against the true level of the noise inside its noisy excerpt (``noise_paired``)."""
+    truth = {}
+    for i, line in enumerate(lines):  # take{i}.wav is the i-th mixture, at unit std
+        noisy, clean, _ = dataset.load_parallel(line, corpus)
+        truth[f"noisy/take{i:04d}.wav"] = float(np.std(noisy - clean))
+    rec_lines = dataset.read_config(recordings / "rec_train_set.txt", dataset.TRAIN_FIELDS)
+    here = os.getcwd()
+    os.chdir(recordings)
+    try:
+        pairs = dataset.ExampleSet(rec_lines, dataset.Corpus(None, None, corpus.wav_len),
+                                   "noise_paired")
+        levels = [pairs[i][1].std().item() for i in range(len(rec_lines))]
+    finally:
+        os.chdir(here)
+    return np.array([20 * np.log10(level / truth[line.noisy])
+                     for level, line in zip(levels, rec_lines)])
+
+
 def selection(cwd: Path, work: Path, seed_args: list[str], files: list[str], truth: float,
               seed: int) -> None:
     """Clean validation and the true prior; the epoch the validation risk would pick."""
@@ -121,6 +144,7 @@ def demo_setup(work: Path) -> dict:
     wav_len = DEMO_SETTINGS["wav_len"]
     demo = ensure_demo_corpus(work / "demo_data", wav_len=wav_len)
     return {"cwd": work, "settings": DEMO, "wav_len": wav_len,
+            "frame_len": DEMO_SETTINGS["frame_len"],
             "corpus": dataset.Corpus(str(demo.clean_path), str(demo.noise_path), wav_len),
             "train": demo.train, "val": demo.val, "test": demo.test,
             "noise_files": sorted(demo.noise_path.glob("*/*.wav")),
@@ -136,6 +160,7 @@ def real_setup(work: Path) -> dict:
     folder = real_audio.build_corpus(ROOT / "real_audio_data")
     os.chdir(folder)
     return {"cwd": folder, "settings": [*real_audio.SETTINGS], "wav_len": real_audio.WAV_LEN,
+            "frame_len": build_parser().get_default("frame_len"),
             "corpus": dataset.Corpus(None, None, real_audio.WAV_LEN),
             **{split: folder / f"unseen_{split}_set.txt" for split in ("train", "val", "test")},
             "noise_files": sorted((folder / "unseen" / "train").glob("*.wav")), "roots": []}
@@ -145,8 +170,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--parts", nargs="+", choices=("selection", "prior", "recordings"),
-                   default=["selection", "prior", "recordings"])
+    p.add_argument("--parts", nargs="+", choices=("level", "selection", "prior", "recordings"),
+                   default=["level", "selection", "prior", "recordings"])
     p.add_argument("--corpus", choices=("demo", "real"), default="demo",
                    help="the demo corpus at demo settings, or the real-audio benchmark's "
                         "unseen-noise-files protocol at its settings")
@@ -159,7 +184,7 @@ def main() -> None:
         train = dataset.read_config(setup["train"], dataset.TRAIN_FIELDS)
         val = dataset.read_config(setup["val"], dataset.EVAL_FIELDS)
         test = dataset.read_config(setup["test"], dataset.EVAL_FIELDS)
-        truth = training_prior(train, corpus)
+        truth = training_prior(train, corpus, setup["frame_len"])
         print(f"true prior of the training data: {truth:.3f}")
         with_noise_examples(setup["val"], setup["train"], work / "val6.txt")
         files = ["--train_fname", str(setup["train"]), "--val_fname", str(work / "val6.txt"),
@@ -170,6 +195,14 @@ def main() -> None:
                         "--noisy", "noisy/*.wav", "--noise", "noise/*.wav",
                         "--wav_len", str(setup["wav_len"]), "--n_val", str(len(val))],
                        cwd=recordings, check=True, capture_output=True)
+        if "level" in args.parts:
+            errors = level_errors(recordings, train + val, corpus)
+            print(f"noise level of the recordings lines' noise examples, error against the "
+                  f"truth: median {np.median(errors):+.2f} dB, within 2 dB on "
+                  f"{np.mean(np.abs(errors) < 2):.0%} of lines, within 3 dB on "
+                  f"{np.mean(np.abs(errors) < 3):.0%}, 10th/90th percentiles "
+                  f"{np.percentile(errors, 10):+.1f}/{np.percentile(errors, 90):+.1f} dB",
+                  flush=True)
         for seed in args.seeds:
             seed_args = [*setup["settings"], "--seed", str(seed)]
             if "selection" in args.parts:

@@ -3,10 +3,11 @@ import math
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from hypothesis import given, strategies as st
 
 import dataset
-from conftest import pink_noise, real_speech
+from conftest import hum, pink_noise, real_speech
 
 
 def test_parse_training_and_eval_lines():
@@ -122,17 +123,62 @@ def test_paired_noise_matches_the_level_inside_the_noisy_clip(tmp_path):
     assert unit.std().item() == pytest.approx(1.0, rel=1e-4)
 
 
-@pytest.mark.parametrize("snr_db", [0.0, 5.0, 10.0])
-def test_noise_floor_gain_finds_the_noise_level_inside_a_recording(snr_db):
-    """Real speech (with pauses) in pink noise: the gain that brings another excerpt of
-    the noise to the level inside the unit-std mixture, from the two recordings alone."""
-    rng = np.random.default_rng(1)
+def _speech_in(noise: np.ndarray, snr_db: float) -> tuple[np.ndarray, float]:
+    """(unit-std mixture of real speech, with its pauses, and ``noise`` at ``snr_db``, the
+    true std of the noise inside it)."""
     speech = real_speech()[:48000]
-    noise = pink_noise(rng, 96000)
-    inside, other = noise[:48000], noise[48000:]
-    inside = inside * np.linalg.norm(speech) / np.linalg.norm(inside) / 10 ** (snr_db / 20)
+    inside = noise * np.linalg.norm(speech) / np.linalg.norm(noise) / 10 ** (snr_db / 20)
     noisy = speech + inside
-    scale = noisy.std()
-    gain = dataset.noise_floor_gain(noisy / scale, other / other.std())
-    true_gain = inside.std() / scale
-    assert gain <= 1.0 and abs(20 * np.log10(gain / true_gain)) < 3.0
+    return noisy / noisy.std(), inside.std() / noisy.std()
+
+
+def _am(noise: np.ndarray, rate_hz: float = 0.7) -> np.ndarray:
+    """``noise`` whose amplitude swings 20 dB, ``rate_hz`` times a second."""
+    t = np.arange(len(noise)) / 16000
+    return noise * 10 ** (np.sin(2 * np.pi * rate_hz * t) / 2)
+
+
+@pytest.mark.parametrize("kind", ["pink", "modulated"])
+@pytest.mark.parametrize("snr_db", [0.0, 5.0, 10.0])
+def test_noise_level_gain_finds_the_noise_level_inside_a_recording(kind, snr_db):
+    """Real speech in stationary or amplitude-modulated pink noise: the level of the noise
+    inside the unit-std mixture, from the mixture and a separate recording of the noise;
+    among the profiles of other noises, the matching one is found."""
+    rng = np.random.default_rng(1)
+    noise = pink_noise(rng, 48000 + 30 * 16000)
+    if kind == "modulated":
+        noise = _am(noise)
+    noisy, true_gain = _speech_in(noise[:48000], snr_db)
+    profiles = [dataset.noise_profile(hum(rng, 30 * 16000)),
+                dataset.noise_profile(noise[48000:]),
+                dataset.noise_profile(rng.standard_normal(30 * 16000))]
+    error_db = 20 * np.log10(dataset.noise_level_gain(noisy, profiles) / true_gain)
+    if kind == "pink" or snr_db == 0:
+        assert abs(error_db) < 2.5
+    else:  # speech fills the quiet stretches of the noise: too loud, but less than unit level
+        assert 0 < error_db < min(6.5, -20 * np.log10(true_gain))
+
+
+def test_short_recordings_are_padded_or_looped_and_keep_their_level(tmp_path):
+    """A noisy recording shorter than a clip is zero-padded and its noise example gets the
+    level of the noise in the samples it holds; a short noise recording is repeated."""
+    rng = np.random.default_rng(2)
+    noise = pink_noise(rng, 40 * 16000)
+    noisy, _ = _speech_in(noise[:48000], 5.0)
+    sf.write(tmp_path / "short_take.wav", noisy[:16000], 16000)
+    sf.write(tmp_path / "take.wav", noisy, 16000)
+    sf.write(tmp_path / "room.wav", noise[48000:], 16000)
+    sf.write(tmp_path / "blip.wav", noise[:8000], 16000)
+    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 32000)
+    lines = [dataset.RecordingLine("t:1", "short_take.wav", 0.0, "room.wav", 1.0),
+             dataset.RecordingLine("t:2", "take.wav", 0.0, "room.wav", 3.0),
+             dataset.RecordingLine("t:3", "take.wav", 0.0, "blip.wav", 0.0)]
+    data = dataset.ExampleSet(lines, corpus, "noise_paired")
+    short_noisy, short_noise = data[0]
+    assert short_noisy[16000:].std() < 1e-6  # padded (with the mean taken out)
+    _, full_noise = data[1]
+    # the noise of the held second, per sample, as loud as the noise in the whole take
+    held_level = short_noise.std() / short_noisy[:16000].std()
+    assert held_level.item() == pytest.approx((full_noise.std() / 1.0).item(), rel=0.35)
+    _, looped = dataset.ExampleSet(lines[2:], corpus, "noise")[0]
+    assert torch.allclose(looped[:8000], looped[8000:16000]) and looped[24000:].abs().sum() > 0

@@ -47,7 +47,7 @@ def write_noise_files(folder):
 def noise_examples(folder, seed: int) -> list[torch.Tensor]:
     corpus = dataset.Corpus(str(folder), str(folder), 16000)
     lines = LINES[:2]
-    data = dataset.ExampleSet(lines, corpus, "noise", dataset.noise_spans(lines, 16000))
+    data = dataset.ExampleSet(lines, corpus, "noise", fresh_noise=True)
     np.random.seed(seed)
     return [data[i][1] for i in (0, 0, 1)]
 
@@ -61,8 +61,8 @@ def test_example_set_draws_new_noise_each_time_reproducibly(tmp_path):
     corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 16000)
     fixed = dataset.ExampleSet(LINES[:2], corpus, "noise")
     assert torch.equal(fixed[0][1], fixed[0][1])
-    clean = dataset.ExampleSet(LINES[:2], corpus, "clean", dataset.noise_spans(LINES[:2], 16000))
-    assert clean.fresh_noise is None
+    clean = dataset.ExampleSet(LINES[:2], corpus, "clean", fresh_noise=True)
+    assert not clean.fresh_noise
 
 
 def test_training_with_fresh_noise_and_binary_mask_records_both(tiny_corpus, tmp_path):

@@ -118,3 +118,72 @@ def test_selection_by_validation_loss_keeps_the_lowest_epoch(recordings, tmp_pat
     assert results["best_epoch"] == 1 + int(np.argmin(losses))
     assert results["val_loss"] == pytest.approx(min(losses))
     assert results["prior"] == {"value": 0.6, "estimated": False}
+
+
+def test_check_only_names_empty_silent_and_folder_entries(recordings, tmp_path):
+    """Files that would stop training are caught before it, each in its own words; a folder
+    is not a missing file, and a run on recordings never looks for the VoiceBank test set."""
+    sf.write(tmp_path / "empty.wav", np.zeros(0), 16000)
+    sf.write(tmp_path / "silent.wav", np.zeros(4 * 16000), 16000)
+    (tmp_path / "folder.wav").mkdir()
+    bad = tmp_path / "bad_train_set.txt"
+    bad.write_text(f"REC noisy/take0.wav 0 noise/room0.wav 0\nREC {tmp_path}/empty.wav 0 "
+                   f"noise/room0.wav 0\nREC {tmp_path}/silent.wav 0 noise/room0.wav 0\n"
+                   f"REC noisy/take0.wav 0 {tmp_path}/folder.wav 0\n")
+    result = pulse(*TINY_RUN, "--train_fname", str(bad), "--val_fname", "field_val_set.txt",
+                   "--check_only", cwd=recordings)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for number, words in ((2, "empty.wav: holds no audio samples (0 frames)"),
+                          (3, "silent.wav: is silent: every sample is 0"),
+                          (4, "folder.wav: is a folder, not an audio file")):
+        assert f"{bad}:{number}: {tmp_path}/{words}" in result.stderr
+    assert "missing" not in result.stderr and "download.sh" not in result.stderr
+    assert "voicebank" not in result.stderr
+
+
+def test_an_unreadable_recordings_file_never_mentions_the_voicebank_test_set(recordings):
+    result = pulse(*TINY_RUN, "--train_fname", "field_train_set.txt", "--val_fname",
+                   "gone_val_set.txt", "--check_only", cwd=recordings)
+    assert result.returncode == 1 and "gone_val_set.txt: cannot read config file" in result.stderr
+    broken = pulse(*TINY_RUN, "--train_fname", "gone_train_set.txt", "--val_fname",
+                   "field_val_set.txt", "--check_only", cwd=recordings)
+    assert broken.returncode == 1 and "voicebank" not in broken.stderr
+
+
+def test_paths_with_spaces_round_trip(tmp_path):
+    """create_config_files quotes a path holding spaces; pulse.py reads it back whole."""
+    rng = np.random.default_rng(3)
+    (tmp_path / "my takes").mkdir()
+    (tmp_path / "noise").mkdir()
+    for k in "ab":
+        sf.write(tmp_path / "my takes" / f"take {k}.wav", 0.1 * rng.standard_normal(16000), 16000)
+        sf.write(tmp_path / "noise" / f"room {k}'s.wav", 0.1 * rng.standard_normal(16000), 16000)
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert create_config_files.main(["--name", "sp", "--noisy", "my takes/*.wav", "--noise",
+                                         "noise/*.wav", "--wav_len", "4000"]) == 0
+    finally:
+        os.chdir(here)
+    lines = dataset.read_config(tmp_path / "sp_train_set.txt", dataset.TRAIN_FIELDS)
+    assert {line.noisy for line in lines} <= {"my takes/take a.wav", "my takes/take b.wav"}
+    assert all(line.noise in ("noise/room a's.wav", "noise/room b's.wav") for line in lines)
+    result = pulse(*TINY_RUN, "--train_fname", "sp_train_set.txt", "--val_fname",
+                   "sp_val_set.txt", "--check_only", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_published_lines_split_as_they_always_have():
+    text = "voicebank/clean_trainset_wav/p233_040.wav DEMAND/OOFFICE/ch13.wav 12.5 -2.1"
+    assert dataset.split_fields(text, "f:1") == text.split()
+    assert dataset.split_fields("'a b.wav' n.wav 0 5", "f:1") == ["a b.wav", "n.wav", "0", "5"]
+    with pytest.raises(dataset.DataError, match="f:1: No closing quotation"):
+        dataset.split_fields("'a b.wav n.wav 0 5", "f:1")
+
+
+def test_a_silent_noisy_excerpt_is_called_noisy(tmp_path):
+    sf.write(tmp_path / "take.wav", np.r_[np.zeros(8000), 0.1 * np.ones(100)], 16000)
+    sf.write(tmp_path / "room.wav", np.random.default_rng(0).standard_normal(16000), 16000)
+    line = dataset.RecordingLine("t:1", "take.wav", 0.0, "room.wav", 0.0)
+    with pytest.raises(dataset.DataError, match="t:1: .*take.wav: noisy excerpt is silent"):
+        dataset.ExampleSet([line], dataset.Corpus(str(tmp_path), str(tmp_path), 4000))[0]
