@@ -77,10 +77,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def recipe_help(option: str, text: str) -> str:
-    """``text`` with each recipe's value of ``option``."""
-    values = "; ".join(f"{name}: {choices[option]}" for name, choices in RECIPES.items())
-    return f"{text} (default from --recipe, {values})"
+def recipe_option(group: argparse._ArgumentGroup, name: str, choices, text: str,
+                  *aliases: str) -> None:
+    """An option that ``--recipe`` settles unless it is given; its help ends with each
+    recipe's value."""
+    values = "; ".join(f"{recipe}: {chosen[name]}" for recipe, chosen in RECIPES.items())
+    group.add_argument(f"--{name}", *aliases, choices=choices, default=None,
+                       help=f"{text} (default from --recipe, {values})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,54 +119,46 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--pu_loss", choices=tuple(PU_LOSSES), default="sigmoid",
                    help="PU: the surrogate loss l of the risk (sigmoid: the paper's; logistic: "
                         "log(1 + exp(-z)))")
-    g.add_argument("--risk_norm", choices=("weight", "count"), default=None,
-                   help=recipe_help("risk_norm", "PU: divide each weighted risk term by its "
-                                    "set's total weight (a weighted mean, so --prior is the "
-                                    "|X|-weighted noise share) or by its bin count"))
-    g.add_argument("--nn_rule", choices=NN_RULES, default=None,
-                   help=recipe_help("nn_rule", "PU --mode nn: 'kiryo' corrects when R- < -beta "
-                                    "with the step -gamma * R-; 'reference' when R- <= beta, "
-                                    "with gamma * (beta - R-); the same at beta 0"))
-    g.add_argument("--pu_batches", choices=("paired", "shuffled"), default=None,
-                   help=recipe_help("pu_batches", "PU: a batch holds the noisy and the noise "
-                                    "clip of batch_size/2 lines ('paired'), or batch_size clips "
-                                    "drawn from all 2N noisy and noise clips shuffled together"))
-    g.add_argument("--noise_level", choices=("paired", "unit"), default=None,
-                   help=recipe_help("noise_level", "PU: scale of each noise example: 'paired' "
-                                    "brings it to the level of the noise in its line's noisy "
-                                    "clip; 'unit' gives it unit standard deviation"))
-    g.add_argument("--noisy_fields", choices=("2-3", "5-6"), default=None,
-                   help=recipe_help("noisy_fields", "PU and MixIT training: the noise fields "
-                                    "of a training line mixed with its speech; the other two "
-                                    "make the separate noise example (the reference README "
-                                    "describes 2-3, the reference code uses 5-6)"))
-    g.add_argument("--mixit_loss", "--mixit_assignment", choices=MIXIT_LOSSES, default=None,
-                   help=recipe_help("mixit_loss", "MixIT: pick the better assignment of the "
-                                    "noise outputs for each clip (standard MixIT) or once for "
-                                    "the batch; 'reference' is the reference release's loss, "
-                                    "which also scores every clip's masks against every "
-                                    "mixture of the batch (a broadcast), not standard MixIT"))
-    g.add_argument("--mixit_scale", choices=("shared", "unit"), default=None,
-                   help=recipe_help("mixit_scale", "MixIT: 'shared' divides the mixture of "
-                                    "mixtures and both of its parts by the mixture's standard "
-                                    "deviation, so the targets add up to the mixture; 'unit' "
-                                    "rescales only the mixture, its parts keep unit std"))
-    g.add_argument("--mask", choices=tuple(PU_MASKS), default=None,
-                   help=recipe_help("mask", "PU: inference mask; 'binary' keeps the bins the "
-                                    "classifier does not call noise (the paper), 'soft' is "
-                                    "sigmoid(-logit / s), s the frame's median |logit| over "
-                                    "frequency"))
+    recipe_option(g, "risk_norm", ("weight", "count"),
+                  "PU: divide each weighted risk term by its set's total weight (a weighted "
+                  "mean, so --prior is the |X|-weighted noise share) or by its bin count")
+    recipe_option(g, "nn_rule", NN_RULES,
+                  "PU --mode nn: 'kiryo' corrects when R- < -beta with the step -gamma * R-; "
+                  "'reference' when R- <= beta, with gamma * (beta - R-); the same at beta 0")
+    recipe_option(g, "pu_batches", ("paired", "shuffled"),
+                  "PU: a batch holds the noisy and the noise clip of batch_size/2 lines "
+                  "('paired'), or batch_size clips drawn from all 2N noisy and noise clips "
+                  "shuffled together")
+    recipe_option(g, "noise_level", ("paired", "unit"),
+                  "PU: scale of each noise example: 'paired' brings it to the level of the "
+                  "noise in its line's noisy clip; 'unit' gives it unit standard deviation")
+    recipe_option(g, "noisy_fields", ("2-3", "5-6"),
+                  "PU and MixIT training: the noise fields of a training line mixed with its "
+                  "speech; the other two make the separate noise example (the reference "
+                  "README describes 2-3, the reference code uses 5-6)")
+    recipe_option(g, "mixit_loss", MIXIT_LOSSES,
+                  "MixIT: pick the better assignment of the noise outputs for each clip "
+                  "(standard MixIT) or once for the batch; 'reference' is the reference "
+                  "release's loss, which also scores every clip's masks against every mixture "
+                  "of the batch (a broadcast), not standard MixIT", "--mixit_assignment")
+    recipe_option(g, "mixit_scale", ("shared", "unit"),
+                  "MixIT: 'shared' divides the mixture of mixtures and both of its parts by the "
+                  "mixture's standard deviation, so the targets add up to the mixture; 'unit' "
+                  "rescales only the mixture, its parts keep unit std")
+    recipe_option(g, "mask", tuple(PU_MASKS),
+                  "PU: inference mask; 'binary' keeps the bins the classifier does not call "
+                  "noise (the paper), 'soft' is sigmoid(-logit / s), s the frame's median "
+                  "|logit| over frequency")
     g = p.add_argument_group("model and features")
     g.add_argument("--blocks", type=non_negative_int, default=2,
                    help="CNN blocks; the CNN has 3 + 2 * blocks layers")
     g.add_argument("--fcblocks", type=non_negative_int, default=0,
                    help="how many of the last blocks use 1x1 convolutions")
     g.add_argument("--channels", type=positive_int, default=8, help="channels of the first layers")
-    g.add_argument("--regulariser", choices=("auto", "batchnorm", "dropout"), default=None,
-                   help=recipe_help("regulariser", "layer after each hidden ReLU; auto: the "
-                                    "method's under the recipe (pulse: BatchNorm2d for PU and "
-                                    "PN, Dropout2d for MixIT; reference: BatchNorm2d for PN, "
-                                    "Dropout2d for PU and MixIT)"))
+    recipe_option(g, "regulariser", ("auto", "batchnorm", "dropout"),
+                  "layer after each hidden ReLU; auto: the method's under the recipe (pulse: "
+                  "BatchNorm2d for PU and PN, Dropout2d for MixIT; reference: BatchNorm2d for "
+                  "PN, Dropout2d for PU and MixIT)")
     g.add_argument("--droprate", type=rate, default=0.2, help="Dropout2d rate")
     g.add_argument("--frame_len", type=positive_int, default=1024,
                    help="STFT frame length in samples (even); the hop is a quarter of it")
@@ -231,11 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data loader processes per training process (default: from the core count)")
     g.add_argument("--eval_batch_size", type=positive_int, default=None,
                    help="clips per evaluation batch (default: --batch_size)")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
-                   help=recipe_help("precision", "CNN arithmetic (losses and metrics stay "
-                                    "fp32); auto: bf16 autocast on CUDA, and on CPUs with "
-                                    "bf16 units where it held the quality, else fp32 "
-                                    "(train.log says which and why)"))
+    recipe_option(g, "precision", ("auto", "fp32", "bf16"),
+                  "CNN arithmetic (losses and metrics stay fp32); auto: bf16 autocast on CUDA, "
+                  "and on CPUs with bf16 units where it held the quality, else fp32 (train.log "
+                  "says which and why)")
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format for training the CNN (default: on for CUDA "
                         "and AVX-512 CPUs, off for other CPUs, where it measured slower); "

@@ -568,7 +568,8 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
                                                for k, v in trainer.model.state_dict().items()}}
         seconds = time.time() - started
         row.update({"seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"],
-                    "train_clips_per_s": round(clips / train_seconds, 2)})
+                    "train_clips_per_s": round(clips / train_seconds, 2),
+                    "val_seconds": round(seconds - train_seconds, 2)})
         run.history.append(row)
         best = run.best_by.get(criteria[0], {"value": math.nan, "epoch": 0})
         log.info("epoch %d/%d: train %s %.4f, %s (best %s %.4g, epoch %d), %.1f s", epoch,

@@ -23,11 +23,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+"""The CPU features that decide PULSE's speed: vector width and native bf16."""
+
+
 def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
+    """The CPU's model, core count and which of ``CPU_FLAGS`` it has."""
+    name, flags = platform.processor() or "unknown CPU", set()
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
         if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+    have = " ".join(flag for flag in CPU_FLAGS if flag in flags) or "none of " + "/".join(CPU_FLAGS)
+    return f"{name}, {os.cpu_count()} cores, flags: {have}"
 
 
 def run_demo(method: str, extra: list[str], folder: Path) -> dict:

@@ -31,6 +31,7 @@ without it) and the oracle binary mask need no training and are scored once.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import random
@@ -184,9 +185,9 @@ def baselines(corpus_dir: Path, protocol: str) -> dict[str, np.ndarray]:
 
 
 def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
-          runs: Path) -> tuple[float, float, float]:
-    """(test SI-SNRi, validation SI-SNRi, wall seconds) of one training run in
-    ``runs/PROTOCOL-METHOD-SEED``."""
+          runs: Path) -> tuple[float, float, float, str]:
+    """(test SI-SNRi, validation SI-SNRi, wall seconds, speed) of one training run in
+    ``runs/PROTOCOL-METHOD-SEED``; speed is its training and validation clips/s."""
     out = runs / f"{protocol}-{method}-{seed}"
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
@@ -198,8 +199,13 @@ def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
     scores = json.loads((out / "results.json").read_text())
+    with (out / "metrics.csv").open() as f:
+        epochs = list(csv.DictReader(f))
+    speed = (f"training {np.mean([float(e['train_clips_per_s']) for e in epochs]):.1f} clips/s, "
+             f"validation {N_VAL / np.mean([float(e['val_seconds']) for e in epochs]):.1f} "
+             "clips/s")
     return (scores["test_si_snri_db"], scores["val_si_snri_db"],
-            time.perf_counter() - started)
+            time.perf_counter() - started, speed)
 
 
 def summary(values: list[float]) -> str:
@@ -236,11 +242,11 @@ def main() -> None:
                 print(f"{protocol}: {name}: {values.mean():+.2f} dB", flush=True)
         for method in args.methods:
             for seed in args.seeds:
-                test, val, wall = train(corpus, protocol, method, seed, args.extra,
-                                        args.data.resolve() / args.runs)
+                test, val, wall, speed = train(corpus, protocol, method, seed, args.extra,
+                                               args.data.resolve() / args.runs)
                 table.setdefault((method, protocol), []).append(test)
                 print(f"{protocol}: {method} seed {seed}: test {test:+.2f} dB, validation "
-                      f"{val:+.2f} dB, {wall / 60:.1f} min", flush=True)
+                      f"{val:+.2f} dB, {wall / 60:.1f} min end to end ({speed})", flush=True)
     print(f"\n| test SI-SNRi | {' | '.join(args.protocols)} |")
     print(f"|---|{'---|' * len(args.protocols)}")
     for name in dict.fromkeys(name for name, _ in table):
