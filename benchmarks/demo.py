@@ -6,7 +6,7 @@ given 3 s of the test clip's noise file; ``pip install noisereduce``) is scored 
 same test set for comparison.
 
     python benchmarks/demo.py                    # PU, PN and MixIT
-    python benchmarks/demo.py --methods PU --extra --mixit_assignment batch
+    python benchmarks/demo.py --methods MixIT --extra --recipe reference
 """
 from __future__ import annotations
 
