@@ -96,7 +96,7 @@ def load_lines(args: argparse.Namespace, corpus: dataset.Corpus,
     test_given = args.test_fname is not None
     recipes.resolve(args, device, recordings)
     # the default test set only once the training file could tell whether it is needed
-    wanted = test_given or (args.test_fname is not None and lines["train"])
+    wanted = test_given or (args.test_fname is not None and bool(lines["train"]))
     lines["test"] = checker.load(args.test_fname, dataset.EVAL_FIELDS) if wanted else []
     checker.raise_problems()
     if recordings and args.method == "PN":
@@ -516,9 +516,9 @@ def validation_loaders(args: argparse.Namespace, trainer: Trainer, lines: list[d
                        corpus: dataset.Corpus) -> tuple[list[str], dict[str, DataLoader]]:
     """The selection criteria (the deciding one first) and a loader for each."""
     criteria = selection_criteria(args, lines)
-    sets = {"val_si_snri_db": lambda: dataset.ExampleSet(lines, corpus),
-            "val_loss": lambda: dataset.ExampleSet(lines, corpus, trainer.method.second(args))}
-    return criteria, {name: trainer.eval_loader(sets[name]()) for name in criteria}
+    sets = {"val_si_snri_db": dataset.ExampleSet(lines, corpus),
+            "val_loss": dataset.ExampleSet(lines, corpus, trainer.method.second(args))}
+    return criteria, {name: trainer.eval_loader(sets[name]) for name in criteria}
 
 
 @dataclass
