@@ -227,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval_batch_size", type=positive_int, default=None,
                    help="clips per evaluation batch (default: --batch_size)")
     recipe_option(g, "precision", ("auto", "fp32", "bf16"),
-                  "CNN arithmetic (losses and metrics stay fp32); auto: bf16 autocast on CUDA, "
-                  "and on CPUs with bf16 units where it held the quality, else fp32 (train.log "
+                  "CNN arithmetic (losses and metrics stay fp32); auto: bf16 autocast on CUDA "
+                  "and on CPUs with bf16 units (AMX or AVX-512 BF16), else fp32 (train.log "
                   "says which and why)")
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format for training the CNN (default: on for CUDA "

@@ -36,22 +36,16 @@ def cpu_has_bf16_units() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
-CPU_BF16_BY_DEFAULT = False
-"""Whether ``--precision auto`` trains in bf16 on CPUs with bf16 units. Decided by the
-real-audio benchmark (docs/performance.md): it must cost at most 0.2 dB."""
-
-
 def auto_precision(device: torch.device, bf16_units: bool | None = None) -> tuple[str, str]:
-    """(precision, why) of ``--precision auto`` on ``device``."""
+    """(precision, why) of ``--precision auto`` on ``device``: bf16 autocast on CUDA and on
+    CPUs with bf16 units, where it halves a real-audio PU run at no measured cost in
+    quality (docs/performance.md); fp32 elsewhere, where bf16 is emulated and slower."""
     if device.type == "cuda":
         return "bf16", "bf16 autocast on CUDA"
     units = cpu_has_bf16_units() if bf16_units is None else bf16_units
-    if not units:
-        return "fp32", "fp32: this CPU has no bf16 units (AMX or AVX-512 BF16)"
-    if CPU_BF16_BY_DEFAULT:
+    if units:
         return "bf16", "bf16 autocast: this CPU has bf16 units (AMX or AVX-512 BF16)"
-    return "fp32", ("fp32: bf16 on this CPU's bf16 units cost more than 0.2 dB on the "
-                    "real-audio benchmark (--precision bf16 to use them)")
+    return "fp32", "fp32: this CPU has no bf16 units (AMX or AVX-512 BF16)"
 
 
 def trains_channels_last(device: torch.device) -> bool:

@@ -75,14 +75,23 @@ def test_data_and_device_defaults_are_settled_in_the_same_place():
     assert on_recordings.prior == "auto" and on_recordings.test_fname is None
 
 
-@pytest.mark.parametrize("units, by_default, expected", [
-    (False, False, "fp32"), (False, True, "fp32"), (True, False, "fp32"), (True, True, "bf16")])
-def test_auto_precision_on_cpu_follows_the_bf16_units(monkeypatch, units, by_default, expected):
-    monkeypatch.setattr(recipes, "CPU_BF16_BY_DEFAULT", by_default)
+@pytest.mark.parametrize("units, expected", [(False, "fp32"), (True, "bf16")])
+def test_auto_precision_on_cpu_follows_the_bf16_units(monkeypatch, units, expected):
     precision, why = recipes.auto_precision(CPU, bf16_units=units)
     assert precision == expected and why.startswith(expected)
     monkeypatch.setattr(recipes, "cpu_has_bf16_units", lambda: units)
-    assert resolved().precision == expected
+    args = resolved()
+    assert args.precision == expected
+    assert recipes.summary(args, CPU).endswith(f"precision: {why}")
+    assert resolved("--recipe", "reference").precision == "fp32"
+
+
+def test_bf16_units_are_read_from_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert recipes.cpu_has_bf16_units()
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert not recipes.cpu_has_bf16_units()
 
 
 def test_unweighted_pu_is_the_reference_name_for_p_0():
