@@ -86,7 +86,11 @@ def summary(args: argparse.Namespace, device: torch.device) -> str:
     """One line for the log: the recipe, its resolved choices, those given explicitly, and
     why the run has its precision."""
     given = f" (given: {', '.join(args.overrides)})" if args.overrides else ""
-    why = (auto_precision(device)[1] if "precision" not in args.overrides
-           and RECIPES[args.recipe]["precision"] == "auto" else f"--precision {args.precision}")
+    if "precision" in args.overrides:
+        why = f"--precision {args.precision}"
+    elif RECIPES[args.recipe]["precision"] == "auto":
+        why = auto_precision(device)[1]
+    else:
+        why = f"{args.precision}, the {args.recipe} recipe's"
     choices = ", ".join(f"{key} {value}" for key, value in args.recipe_choices.items())
     return f"recipe {args.recipe}: {choices}{given}; precision: {why}"

@@ -83,7 +83,9 @@ def test_auto_precision_on_cpu_follows_the_bf16_units(monkeypatch, units, expect
     args = resolved()
     assert args.precision == expected
     assert recipes.summary(args, CPU).endswith(f"precision: {why}")
-    assert resolved("--recipe", "reference").precision == "fp32"
+    reference = resolved("--recipe", "reference")
+    assert reference.precision == "fp32"
+    assert recipes.summary(reference, CPU).endswith("precision: fp32, the reference recipe's")
 
 
 def test_bf16_units_are_read_from_the_cpu(monkeypatch):
