@@ -123,7 +123,7 @@ def estimate_prior(model: nn.Module, spectral: Spectral, pairs, device: torch.de
                 logits = model(spectral.feature_of(magnitude))[:, 0].float()
                 scores[label].append(logits.flatten().cpu().numpy())
                 weights[label].append(((magnitude + 1e-7) ** p).flatten().cpu().numpy())
-    frames = independent_frames(len(held), pairs[0][0].shape[-1], spectral.frame_len)
+    frames = independent_frames(len(held), noisy.shape[-1], spectral.frame_len)
     return best_bin_estimate(np.concatenate(scores[0]), np.concatenate(weights[0]),
                              np.concatenate(scores[1]), np.concatenate(weights[1]),
                              frames, frames)
