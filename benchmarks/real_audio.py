@@ -21,8 +21,9 @@ Two protocols, each written by ``create_config_files.py`` (130 training, 20 vali
   never heard in training.
 
 For each protocol and seed it trains PU, PN and MixIT with the settings below and prints
-the test SI-SNRi; spectral gating (noisereduce, given 3 s of the test noise file, and
-without it) and the oracle binary mask need no training and are scored once.
+the test SI-SNRi; the pretrained enhancers DeepFilterNet3 and RNNoise
+(``benchmarks/pretrained.py``), spectral gating (noisereduce, given 3 s of the test noise
+file, and without it) and the oracle binary mask need no training and are scored once.
 
     pip install -r benchmarks/requirements.txt
     python benchmarks/real_audio.py --seeds 0 1 2
@@ -52,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
+from benchmarks.pretrained import ANCHORS, anchor_si_snri  # noqa: E402
 from benchmarks.spectral_gating import gating_si_snri  # noqa: E402
 from metric import si_snr, si_snr_improvement  # noqa: E402
 from spectral import Spectral  # noqa: E402
@@ -63,6 +65,9 @@ SPEECH_PACKAGES = {lang: f"asterisk-core-sounds-{lang}-g722" for lang in ("en", 
 NOISE_PACKAGE = "0ad-data"
 AMBIENCE_ZIP = "./usr/share/games/0ad/mods/public/public.zip"
 N_TRAINVAL, N_VAL, N_TEST = 150, 20, 50
+N_TRAIN = N_TRAINVAL - N_VAL
+PROTOCOL_NOISE = {"seen": ["--noise", "seen/*.wav"],
+                  "unseen": ["--noise", "unseen/train/*.wav", "--test_noise", "unseen/test/*.wav"]}
 MIN_SPEECH_S = 1.0
 SEEN_MIN_NOISE_S = 20.0
 CORPUS_VERSION = "1"
@@ -144,19 +149,45 @@ def build_corpus(data: Path) -> Path:
     link_all([p for p in noises if sf.info(p).duration >= SEEN_MIN_NOISE_S], corpus / "seen")
     link_all([p for i, p in enumerate(noises) if i % 4 != 3], corpus / "unseen" / "train")
     link_all([p for i, p in enumerate(noises) if i % 4 == 3], corpus / "unseen" / "test")
-    common = [sys.executable, str(ROOT / "create_config_files.py"), "--trainval",
-              "speech/trainval/*.wav", "--test", "speech/test/*.wav", "--n_val", str(N_VAL),
-              "--wav_len", str(WAV_LEN)]
-    for args in (["--name", "seen", "--noise", "seen/*.wav"],
-                 ["--name", "unseen", "--noise", "unseen/train/*.wav", "--test_noise",
-                  "unseen/test/*.wav"]):
-        subprocess.run(common + args, cwd=corpus, check=True, stdout=subprocess.DEVNULL)
+    write_configs(corpus, "speech/trainval", N_VAL, "")
     (corpus / "READY").write_text(f"{len(speech)} speech files, {len(noises)} noise files\n")
     return corpus
 
 
-def config(corpus: Path, protocol: str, split: str) -> str:
-    return str(corpus / f"{protocol}_{split}_set.txt")
+def write_configs(corpus: Path, speech_dir: str, n_val: int, prefix: str) -> None:
+    """Both protocols' config files ``{prefix}{protocol}_{split}_set.txt`` in ``corpus``,
+    with training and validation lines from the prompts in ``speech_dir``."""
+    common = [sys.executable, str(ROOT / "create_config_files.py"), "--trainval",
+              f"{speech_dir}/*.wav", "--test", "speech/test/*.wav", "--n_val", str(n_val),
+              "--wav_len", str(WAV_LEN)]
+    for protocol, noise in PROTOCOL_NOISE.items():
+        subprocess.run(common + ["--name", prefix + protocol, *noise], cwd=corpus, check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def config(corpus: Path, protocol: str, split: str, train_lines: int = N_TRAIN) -> str:
+    """A config file of the protocol. Another number of training lines keeps the same
+    validation and test files; more than ``N_TRAIN`` add lines, in a fixed random order,
+    from prompts that no validation or test line uses; fewer take the first lines."""
+    if split != "train" or train_lines == N_TRAIN:
+        return str(corpus / f"{protocol}_{split}_set.txt")
+    path = corpus / f"{protocol}_train{train_lines}_set.txt"
+    if not path.exists():
+        extra = corpus / f"extra_{protocol}_train_set.txt"
+        if not extra.exists():
+            used = {p.name for p in (corpus / "speech").rglob("*.wav")}
+            unused = sorted(p for p in (corpus / "speech_all").glob("*.wav")
+                            if p.name not in used)
+            random.Random(1).shuffle(unused)
+            link_all(unused, corpus / "speech" / "extra")
+            write_configs(corpus, "speech/extra", 1, "extra_")
+        lines = (corpus / f"{protocol}_train_set.txt").read_text().splitlines()
+        more = extra.read_text().splitlines()  # sorted by prompt name, i.e. by language
+        random.Random(2).shuffle(more)
+        if train_lines > len(lines) + len(more):
+            raise SystemExit(f"--train_lines: at most {len(lines) + len(more)}")
+        path.write_text("\n".join((lines + more)[:train_lines]) + "\n")
+    return str(path)
 
 
 def oracle_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus) -> np.ndarray:
@@ -179,13 +210,15 @@ def baselines(corpus_dir: Path, protocol: str) -> dict[str, np.ndarray]:
     inputs = [si_snr(*(torch.from_numpy(x[None]) for x in
                        dataset.load_parallel(line, corpus)[:2])).item() for line in lines]
     print(f"{protocol}: test mixtures' SI-SNR {np.mean(inputs):+.2f} dB", flush=True)
-    return {"spectral gating, 3 s of the test noise file": gating_si_snri(lines, corpus, 3.0),
+    scores = {anchor.name: anchor_si_snri(anchor(), lines, corpus) for anchor in ANCHORS}
+    return {**scores,
+            "spectral gating, 3 s of the test noise file": gating_si_snri(lines, corpus, 3.0),
             "spectral gating, no noise recording": gating_si_snri(lines, corpus, None),
             "oracle binary mask": oracle_si_snri(lines, corpus)}
 
 
 def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
-          runs: Path) -> tuple[float, float, float, str]:
+          runs: Path, train_lines: int = N_TRAIN) -> tuple[float, float, float, str]:
     """(test SI-SNRi, validation SI-SNRi, wall seconds, speed) of one training run in
     ``runs/PROTOCOL-METHOD-SEED``; speed is its training and validation clips/s."""
     out = runs / f"{protocol}-{method}-{seed}"
@@ -193,8 +226,9 @@ def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, str(ROOT / "pulse.py"), "--method", method, *SETTINGS, "--seed",
-         str(seed), "--train_fname", config(corpus, protocol, "train"), "--val_fname",
-         config(corpus, protocol, "val"), "--test_fname", config(corpus, protocol, "test"),
+         str(seed), "--train_fname", config(corpus, protocol, "train", train_lines),
+         "--val_fname", config(corpus, protocol, "val"), "--test_fname",
+         config(corpus, protocol, "test"),
          "--out_dir", str(out), *extra], cwd=corpus, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
@@ -224,7 +258,10 @@ def main() -> None:
                    default=["seen", "unseen"])
     p.add_argument("--methods", nargs="+", choices=("PU", "PN", "MixIT"),
                    default=["PU", "PN", "MixIT"])
-    p.add_argument("--no_baselines", action="store_true", help="skip gating and oracle")
+    p.add_argument("--train_lines", type=int, default=N_TRAIN,
+                   help=f"training lines (default {N_TRAIN}); more add unused prompts, with "
+                        "the same validation and test lines")
+    p.add_argument("--no_baselines", action="store_true", help="skip the anchors, gating and oracle")
     p.add_argument("--runs", default="runs",
                    help="folder under --data for the training runs (replaced run by run)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -232,8 +269,8 @@ def main() -> None:
     args = p.parse_args()
     corpus = build_corpus(args.data.resolve())
     os.chdir(corpus)
-    print(f"{cpu_name()}; torch {torch.__version__}; settings {' '.join(SETTINGS)} "
-          f"{' '.join(args.extra)}", flush=True)
+    print(f"{cpu_name()}; torch {torch.__version__}; {args.train_lines} training lines; "
+          f"settings {' '.join(SETTINGS)} {' '.join(args.extra)}", flush=True)
     table: dict[tuple[str, str], list[float]] = {}
     for protocol in args.protocols:
         if not args.no_baselines:
@@ -243,7 +280,8 @@ def main() -> None:
         for method in args.methods:
             for seed in args.seeds:
                 test, val, wall, speed = train(corpus, protocol, method, seed, args.extra,
-                                               args.data.resolve() / args.runs)
+                                               args.data.resolve() / args.runs,
+                                               args.train_lines)
                 table.setdefault((method, protocol), []).append(test)
                 print(f"{protocol}: {method} seed {seed}: test {test:+.2f} dB, validation "
                       f"{val:+.2f} dB, {wall / 60:.1f} min end to end ({speed})", flush=True)
