@@ -261,7 +261,8 @@ def main() -> None:
     p.add_argument("--train_lines", type=int, default=N_TRAIN,
                    help=f"training lines (default {N_TRAIN}); more add unused prompts, with "
                         "the same validation and test lines")
-    p.add_argument("--no_baselines", action="store_true", help="skip the anchors, gating and oracle")
+    p.add_argument("--no_baselines", action="store_true",
+                   help="skip the anchors, gating and oracle")
     p.add_argument("--runs", default="runs",
                    help="folder under --data for the training runs (replaced run by run)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
