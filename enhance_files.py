@@ -37,7 +37,7 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method
     model = build_model(config)
     model.load_state_dict(state["model"])
     spectral = Spectral(config["frame_len"], config["feature"])
-    return for_inference(model, device), method_for(config), spectral
+    return for_inference(model, device), method_for(config, state.get("mask_scale")), spectral
 
 
 def receptive_frames(model: nn.Module) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from argparse import Namespace
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Callable
 
 import torch
@@ -95,13 +96,39 @@ def _pu_binary_mask(logits: torch.Tensor) -> torch.Tensor:
     return (logits[:, 0] < 0).to(logits.dtype)
 
 
-def _pu_soft_mask(logits: torch.Tensor) -> torch.Tensor:
-    """sigmoid(-logit / s), s the frame's median |logit| over frequency: the classifier's
-    decision, softened on a scale each frame sets itself (a bin of median confidence gets
-    0.27 or 0.73), since a PU classifier's logits have no fixed scale. Frame by frame, so
-    a file enhanced in chunks gets the mask it would get whole."""
-    scale = logits[:, 0].abs().median(dim=1, keepdim=True).values.clamp_min(1e-6)
+def _pu_soft_mask(logits: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """sigmoid(-logit / s): the classifier's decision softened on a scale s its own logits
+    set, since a PU classifier's logits have no fixed scale (a bin of median confidence
+    gets 0.27 or 0.73). s is the run's ``mask_scale`` (see ``logit_scale``), fixed once
+    the weights are: a frame called noise throughout is removed as surely as the
+    classifier calls it. Checkpoints written before it existed use each frame's median
+    |logit| over frequency. Both are frame by frame, so a file enhanced in chunks gets
+    the mask it would get whole."""
+    if scale is None:
+        frame_scale = logits[:, 0].abs().median(dim=1, keepdim=True).values.clamp_min(1e-6)
+        return torch.sigmoid(-logits[:, 0] / frame_scale)
     return torch.sigmoid(-logits[:, 0] / scale)
+
+
+SCALE_HISTOGRAM = (-6.0, 6.0, 4800)
+"""log10 |logit| range and bins of ``abs_logit_histogram`` (0.6 % wide bins)."""
+
+
+def abs_logit_histogram(logits: torch.Tensor) -> torch.Tensor:
+    """(SCALE_HISTOGRAM bins,) float64 counts of log10 |logit| over every bin of (B, 1, F,
+    N) logits; counts of several batches or processes add up."""
+    low, high, bins = SCALE_HISTOGRAM
+    values = logits.float().abs().clamp(10 ** low, 10 ** high).log10()
+    return torch.histc(values, bins, low, high).double()
+
+
+def logit_scale(histogram: torch.Tensor) -> float:
+    """PU's ``mask_scale``: the median |logit| of an ``abs_logit_histogram`` (the centre of
+    the bin that holds it), fitted on the validation clips' bins with the weights it goes
+    with; it needs no clean speech."""
+    low, high, bins = SCALE_HISTOGRAM
+    median_bin = int(torch.searchsorted(histogram.cumsum(0), histogram.sum() / 2))
+    return float(10 ** (low + (median_bin + 0.5) * (high - low) / bins))
 
 
 PU_MASKS = {"soft": _pu_soft_mask, "binary": _pu_binary_mask}
@@ -147,11 +174,15 @@ METHODS: dict[str, Method] = {
 }
 
 
-def method_for(config: dict) -> Method:
-    """The method of a ``model_config``, with PU's inference mask set by its ``mask``."""
+def method_for(config: dict, mask_scale: float | None = None) -> Method:
+    """The method of a ``model_config``, with PU's inference mask set by its ``mask`` and,
+    for the soft mask, the weights' ``mask_scale`` (None: each frame's median |logit|)."""
     method = METHODS[config["method"]]
     if config["method"] == "PU":
-        method = replace(method, mask=PU_MASKS[config.get("mask", PU_MASK_BEFORE_CHOICE)])
+        mask = PU_MASKS[config.get("mask", PU_MASK_BEFORE_CHOICE)]
+        if mask is _pu_soft_mask and mask_scale is not None:
+            mask = partial(_pu_soft_mask, scale=mask_scale)
+        method = replace(method, mask=mask)
     return method
 
 

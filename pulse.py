@@ -147,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "rescales only the mixture, its parts keep unit std")
     recipe_option(g, "mask", tuple(PU_MASKS),
                   "PU: inference mask; 'binary' keeps the bins the classifier does not call "
-                  "noise (the paper), 'soft' is sigmoid(-logit / s), s the frame's median "
-                  "|logit| over frequency")
+                  "noise (the paper), 'soft' is sigmoid(-logit / s), s the median |logit| "
+                  "over the validation clips' bins, fitted with the weights and stored in "
+                  "the checkpoint")
     g = p.add_argument_group("model and features")
     g.add_argument("--blocks", type=non_negative_int, default=2,
                    help="CNN blocks; the CNN has 3 + 2 * blocks layers")

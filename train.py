@@ -34,8 +34,8 @@ import prior
 import quality
 import recipes
 from checkpoint import atomic
-from methods import (METHODS, PU_MASK_BEFORE_CHOICE, Method, Objective, build_model, enhance,
-                     method_for)
+from methods import (METHODS, PU_MASK_BEFORE_CHOICE, SCALE_HISTOGRAM, Method, Objective,
+                     abs_logit_histogram, build_model, enhance, logit_scale, method_for)
 from metric import si_snr
 from model import for_inference
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
@@ -118,6 +118,8 @@ class Trainer:
         self.spectral = Spectral(args.frame_len, args.feature)
         self.model_config = model_config(args)
         self.method: Method = method_for(self.model_config)
+        self.fits_mask_scale = args.method == "PU" and args.mask == "soft"
+        self.mask_scale: float | None = None
         self.model = build_model(self.model_config).to(device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -224,6 +226,32 @@ class Trainer:
         return (total[0] / total[1]).item(), examples
 
     @torch.no_grad()
+    def fit_mask_scale(self, loader: DataLoader) -> None:
+        """Fix the soft PU mask's scale for the current weights: the median |logit| over
+        every bin of the loader's noisy clips, on all ranks (``methods.logit_scale``)."""
+        if not self.fits_mask_scale:
+            return
+        model = self.inference_model()
+        histogram = torch.zeros(SCALE_HISTOGRAM[2], dtype=torch.float64, device=self.device)
+        quiet = self.args.quiet or not self.launch.is_main
+        for noisy, _ in progress(loader, "mask scale", quiet):
+            noisy = noisy.to(self.device, non_blocking=True)
+            with self.autocast():
+                logits = model(self.spectral.feature_of(self.spectral.stft(noisy).abs()))
+            histogram += abs_logit_histogram(logits[:, :1])
+        distributed.all_sum(histogram)
+        self.use_mask_scale(logit_scale(histogram))
+
+    def use_mask_scale(self, scale: float | None) -> None:
+        self.mask_scale = scale
+        self.method = method_for(self.model_config, scale)
+
+    def use_selected(self, selected: dict) -> None:
+        """Load a ``best_by`` entry's weights and the mask scale fitted with them."""
+        self.model.load_state_dict(selected["model"])
+        self.use_mask_scale(selected.get("mask_scale"))
+
+    @torch.no_grad()
     def validation_loss(self, loader: DataLoader) -> float:
         """The method's training loss (PU: the risk R+ + R-) of the eval-mode model over
         validation pairs of noisy and noise clips: a criterion that needs no clean speech."""
@@ -259,6 +287,7 @@ class Trainer:
 
     def checkpoint(self, epoch: int, best_by: dict, history: list[dict]) -> dict:
         return {"model": self.model.state_dict(), "model_config": self.model_config,
+                "mask_scale": self.mask_scale,
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_by": best_by,
                 "history": history, "args": _jsonable(vars(self.args)),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
@@ -339,7 +368,8 @@ def selection_criteria(args: argparse.Namespace, val_lines: list[dataset.Line]) 
 def write_metrics(path: Path, history: list[dict]) -> None:
     """Rewrite the per-epoch CSV from the run's history (atomic, so resumes stay exact)."""
     with atomic(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in history
+                                                                 for k in row)))
         writer.writeheader()
         writer.writerows(history)
 
@@ -557,6 +587,9 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
         train_loss = trainer.train_epoch(loader, epoch)
         train_seconds = time.time() - started
         row = {"epoch": epoch, "train_loss": train_loss}
+        trainer.fit_mask_scale(val_loaders[criteria[0]])
+        if trainer.mask_scale is not None:
+            row["mask_scale"] = trainer.mask_scale
         for name in criteria:
             if name == "val_si_snri_db":
                 row[name] = trainer.evaluate(val_loaders[name], "validation")[0]
@@ -564,6 +597,7 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
                 row[name] = trainer.validation_loss(val_loaders[name])
             if improves(name, row[name], run.best_by.get(name)):
                 run.best_by[name] = {"value": row[name], "epoch": epoch,
+                                     "mask_scale": trainer.mask_scale,
                                      "model": {k: v.detach().cpu().clone()
                                                for k, v in trainer.model.state_dict().items()}}
         seconds = time.time() - started
@@ -579,8 +613,8 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
         if trainer.launch.is_main:
             state = trainer.checkpoint(epoch, run.best_by, run.history)
             if best["epoch"] == epoch:
-                checkpoint.save({**state, "model": run.best_by[criteria[0]]["model"]},
-                                out_dir / "best.pt")
+                checkpoint.save({**state, "model": best["model"],
+                                 "mask_scale": best.get("mask_scale")}, out_dir / "best.pt")
             checkpoint.save(state, out_dir / "last.pt")
             write_metrics(out_dir / "metrics.csv", run.history)
         run.next_epoch = epoch + 1
@@ -617,15 +651,16 @@ def score_selected(args: argparse.Namespace, trainer: Trainer, run: Progress,
         test_loader = trainer.eval_loader(test_set)
         for name in criteria[1:]:  # what the other criterion would have chosen, for comparison
             if name in run.best_by:
-                trainer.model.load_state_dict(run.best_by[name]["model"])
+                trainer.use_selected(run.best_by[name])
                 results["selection"]["alternative"] = {
                     "criterion": name, "epoch": run.best_by[name]["epoch"],
                     "test_si_snri_db": trainer.evaluate(test_loader, "test")[0]}
-        trainer.model.load_state_dict(best["model"])
+        trainer.use_selected(best)
         results["test_si_snri_db"], scores.test_examples = trainer.evaluate(
             test_loader, "test", keep_examples=True)
         results["test_summary"] = summarise_examples(scores.test_examples)
-    trainer.model.load_state_dict(best["model"])
+    trainer.use_selected(best)
+    results["mask_scale"] = trainer.mask_scale
     if args.metrics and "val_si_snri_db" in criteria:  # scored like the test set
         _, scores.val_examples = trainer.evaluate(val_loaders["val_si_snri_db"],
                                                   "validation metrics", keep_examples=True)

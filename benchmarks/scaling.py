@@ -31,8 +31,9 @@ COLOURS = {"PU": "tab:blue", "PN": "tab:green", "MixIT": "tab:orange"}
 
 
 def run_scores(data: Path, sizes: list[int], methods: list[str], seeds: list[int],
-               corpus: Path) -> dict[tuple[str, str, int], list[float]]:
-    """Test SI-SNRi per (protocol, method, size), one value per seed; runs what is missing."""
+               corpus: Path, run_missing: bool) -> dict[tuple[str, str, int], list[float]]:
+    """Test SI-SNRi per (protocol, method, size), one value per seed; runs what is missing
+    or, without ``run_missing``, leaves it out."""
     scores: dict[tuple[str, str, int], list[float]] = {}
     for size in sizes:
         runs = data / f"scale{size}"
@@ -42,6 +43,8 @@ def run_scores(data: Path, sizes: list[int], methods: list[str], seeds: list[int
                     results = runs / f"{protocol}-{method}-{seed}" / "results.json"
                     if results.exists():
                         test = json.loads(results.read_text())["test_si_snri_db"]
+                    elif not run_missing:
+                        continue
                     else:
                         test, _, wall, _ = train(corpus, protocol, method, seed, [], runs, size)
                         print(f"{size} lines, {protocol}, {method}, seed {seed}: {test:+.2f} dB"
@@ -71,9 +74,10 @@ def plot(path: Path, scores: dict, anchors: dict, sizes: list[int], methods: lis
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, protocol in zip(axes, PROTOCOLS):
         for method in methods:
-            means = [np.mean(scores[protocol, method, n]) for n in sizes]
-            ax.plot(sizes, means, "o-", color=COLOURS[method], label=method)
-            for n in sizes:
+            done = [n for n in sizes if (protocol, method, n) in scores]
+            means = [np.mean(scores[protocol, method, n]) for n in done]
+            ax.plot(done, means, "o-", color=COLOURS[method], label=method)
+            for n in done:
                 ax.plot([n] * len(scores[protocol, method, n]), scores[protocol, method, n],
                         ".", color=COLOURS[method], alpha=0.4)
         for (where, name), value in anchors.items():
@@ -101,21 +105,23 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--methods", nargs="+", choices=tuple(COLOURS), default=list(COLOURS))
     p.add_argument("--figure", type=Path, default=ROOT / "docs" / "scaling.png")
+    p.add_argument("--no_train", action="store_true",
+                   help="plot the runs that exist, train nothing")
     args = p.parse_args()
     data = args.data.resolve()
     figure = args.figure.resolve()
     corpus = build_corpus(data)
     os.chdir(corpus)
     print(cpu_name(), flush=True)
-    scores = run_scores(data, args.sizes, args.methods, args.seeds, corpus)
+    scores = run_scores(data, args.sizes, args.methods, args.seeds, corpus, not args.no_train)
     anchors = anchor_scores(corpus)
     plot(figure, scores, anchors, args.sizes, args.methods)
     columns = [f"{protocol} ({n} lines)" for protocol in PROTOCOLS for n in args.sizes]
     print(f"\n| test SI-SNRi | {' | '.join(columns)} |")
     print(f"|---|{'---|' * len(PROTOCOLS) * len(args.sizes)}")
     for method in args.methods:
-        cells = [f"{np.mean(scores[p, method, n]):+.2f} dB" for p in PROTOCOLS
-                 for n in args.sizes]
+        cells = [f"{np.mean(scores[p, method, n]):+.2f} dB ({len(scores[p, method, n])} seeds)"
+                 if (p, method, n) in scores else "" for p in PROTOCOLS for n in args.sizes]
         print(f"| {method} | {' | '.join(cells)} |")
     for name in dict.fromkeys(name for _, name in anchors):
         cells = [f"{anchors[p, name]:+.2f} dB" for p in PROTOCOLS for n in args.sizes]

@@ -12,7 +12,7 @@ import torch
 import loss
 import pulse
 from conftest import TINY_RUN, make_tiny_corpus, pink_noise, real_speech
-from methods import METHODS, PU_MASKS, method_for
+from methods import METHODS, PU_MASKS, abs_logit_histogram, logit_scale, method_for
 from metric import si_snr_improvement
 from spectral import Spectral
 
@@ -61,6 +61,27 @@ def test_soft_pu_mask_follows_the_decision_on_each_frame_own_scale():
     assert torch.allclose(soft[bin_at_median].min(torch.ones(1) - soft[bin_at_median]),
                           torch.sigmoid(torch.tensor(-1.0)))
     assert method_for({"method": "PU"}).mask is PU_MASKS["binary"]  # checkpoints before --mask
+
+
+def test_soft_pu_mask_with_a_fitted_scale_has_no_floor():
+    """With the run's fixed scale a frame called noise throughout is removed; with each
+    frame's own median its median bin keeps 0.27 however sure the classifier is."""
+    logits = torch.full((1, 1, 6, 3), 40.0)
+    logits[..., 0] = torch.linspace(-8, 8, 6)
+    fitted = method_for({"method": "PU", "mask": "soft"}, mask_scale=4.0).mask(logits)
+    torch.testing.assert_close(fitted, torch.sigmoid(-logits[:, 0] / 4.0))
+    assert fitted[..., 1:].max() < 1e-4
+    frame_median = method_for({"method": "PU", "mask": "soft"}).mask(logits)
+    assert frame_median[..., 1:].min() == pytest.approx(torch.sigmoid(torch.tensor(-1.0)).item())
+    assert method_for({"method": "PU", "mask": "binary"}, mask_scale=4.0).mask is \
+        PU_MASKS["binary"]
+
+
+def test_logit_scale_is_the_median_abs_logit_over_batches():
+    logits = torch.randn(6, 1, 33, 20) * 3.0 + 1.0
+    whole = abs_logit_histogram(logits)
+    assert torch.equal(whole, abs_logit_histogram(logits[:2]) + abs_logit_histogram(logits[2:]))
+    assert logit_scale(whole) == pytest.approx(logits.abs().median().item(), rel=0.01)
 
 
 def test_mixit_output_0_is_the_speech_estimate():

@@ -73,6 +73,36 @@ def test_tiny_run_of_each_method(method, tiny_corpus, tmp_path):
     assert not list(out.glob(".*.tmp*"))
 
 
+def test_pu_soft_mask_scale_is_fitted_on_validation_and_used_everywhere(tiny_corpus, tmp_path):
+    """Every epoch fixes the soft mask's scale on the validation clips; the selected one is
+    stored in best.pt and results.json and is what --enhance applies."""
+    import dataset
+    import enhance_files
+    from methods import enhance
+
+    out = tmp_path / "run"
+    result = pulse("--method", "PU", "--mask", "soft", *TINY_RUN, *tiny_corpus.options(),
+                   "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    best = torch.load(out / "best.pt", weights_only=False)
+    results = json.loads((out / "results.json").read_text())
+    assert best["mask_scale"] > 0 and results["mask_scale"] == best["mask_scale"]
+    header, *rows = (out / "metrics.csv").read_text().splitlines()
+    column = header.split(",").index("mask_scale")
+    assert float(rows[results["best_epoch"] - 1].split(",")[column]) == best["mask_scale"]
+    model, method, spectral = enhance_files.load_checkpoint(out / "best.pt",
+                                                            torch.device("cpu"))
+    corpus = dataset.Corpus(tiny_corpus.clean_path, tiny_corpus.noise_path, 4000)
+    noisy = torch.stack([torch.from_numpy(dataset.load_parallel(line, corpus)[0]).float()
+                         for line in dataset.read_config(tiny_corpus.val, dataset.EVAL_FIELDS)])
+    with torch.no_grad():
+        spec = spectral.stft(noisy)
+        logits = model(spectral.feature_of(spec.abs()))[:, 0]
+    assert best["mask_scale"] == pytest.approx(logits.abs().median().item(), rel=0.01)
+    expected = spectral.istft(torch.sigmoid(-logits / best["mask_scale"]) * spec, 4000)
+    torch.testing.assert_close(enhance(model, method, spectral, noisy), expected)
+
+
 def test_help_lists_every_reference_option():
     text = pulse_process("--help").stdout
     for option in ("--epochs", "--batch_size", "--beta", "--gamma", "--p", "--mode", "--prior",
