@@ -1,7 +1,8 @@
 """Everything PULSE writes to disk goes through here: atomic writes and checkpoints.
 
 A checkpoint is one dict (``torch.save``): ``model`` (state dict), ``model_config`` (what
-rebuilds the network: ``methods.build_model``), ``optimizer``, ``epoch``, ``best_by`` (the
+rebuilds the network: ``methods.build_model``), ``mask_scale`` (the soft PU mask's scale
+fitted with these weights, else None), ``optimizer``, ``epoch``, ``best_by`` (the
 best epoch so far by each selection criterion), ``history``, ``args`` and ``rng``.
 ``best.pt`` holds the selected epoch's weights, ``last.pt`` the last completed epoch, from
 which ``--resume`` continues.

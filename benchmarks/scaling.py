@@ -71,7 +71,7 @@ def plot(path: Path, scores: dict, anchors: dict, sizes: list[int], methods: lis
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
     for ax, protocol in zip(axes, PROTOCOLS):
         for method in methods:
             done = [n for n in sizes if (protocol, method, n) in scores]
@@ -91,9 +91,10 @@ def plot(path: Path, scores: dict, anchors: dict, sizes: list[int], methods: lis
         ax.set_xlabel("training lines (2 s each)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test SI-SNRi (dB)")
-    axes[1].legend(loc="lower right", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     fig.suptitle("Real-audio benchmark: 10 epochs, blocks 2 (dots: seeds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
 
 
