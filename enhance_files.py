@@ -32,7 +32,12 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 
 def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
     """Rebuild the model, its method and its STFT from a checkpoint alone."""
-    state = checkpoint.load(path)
+    return model_from_state(checkpoint.load(path), device)
+
+
+def model_from_state(state: dict, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
+    """The inference model, its method (with its mask scale) and its STFT of a loaded
+    checkpoint dict."""
     config = state["model_config"]
     model = build_model(config)
     model.load_state_dict(state["model"])

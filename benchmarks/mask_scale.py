@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import checkpoint  # noqa: E402
 import dataset  # noqa: E402
-from enhance_files import load_checkpoint  # noqa: E402
+from enhance_files import model_from_state  # noqa: E402
+from methods import PU_MASKS, abs_logit_histogram, logit_scale, method_for  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 
 FIT_MULTIPLES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -55,9 +56,9 @@ class Scorer:
     """A checkpoint's logits on a split's lines, kept so that masks are cheap to score."""
 
     def __init__(self, run: Path, split: str):
-        self.model, self.method, self.spectral = load_checkpoint(run / "best.pt",
-                                                                 torch.device("cpu"))
-        args = checkpoint.load(run / "best.pt")["args"]
+        state = checkpoint.load(run / "best.pt")
+        self.model, _, self.spectral = model_from_state(state, torch.device("cpu"))
+        args = state["args"]
         corpus = dataset.Corpus(args.get("clean_path"), args.get("noise_path"), args["wav_len"])
         lines = dataset.read_config(args[f"{split}_fname"], dataset.EVAL_FIELDS)
         self.clips = []
@@ -66,11 +67,12 @@ class Scorer:
                 noisy, clean = (torch.from_numpy(x).float() for x in
                                 dataset.load_parallel(line, corpus)[:2])
                 spec = self.spectral.stft(noisy[None])
-                logits = self.model(self.spectral.feature_of(spec.abs())).float()[:, 0]
+                logits = self.model(self.spectral.feature_of(spec.abs())).float()
                 self.clips.append((noisy, clean, spec, logits))
 
-    def median_abs_logit(self) -> float:
-        return float(torch.cat([l.abs().flatten() for *_, l in self.clips]).median())
+    def mask_scale(self) -> float:
+        """The scale training fits on these clips (``methods.logit_scale``)."""
+        return logit_scale(sum(abs_logit_histogram(logits) for *_, logits in self.clips))
 
     def score(self, mask_of) -> tuple[float, float]:
         """(mean SI-SNRi, mean pause attenuation), both dB, of ``mask_of(logits)``."""
@@ -82,17 +84,8 @@ class Scorer:
         return float(np.mean(gains)), float(np.nanmean(pauses))
 
 
-def frame_median(logits: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(-logits / logits.abs().median(dim=1, keepdim=True).values
-                         .clamp_min(1e-6))
-
-
 def fixed_scale(scale: float):
-    return lambda logits: torch.sigmoid(-logits / scale)
-
-
-def binary(logits: torch.Tensor) -> torch.Tensor:
-    return (logits < 0).float()
+    return method_for({"method": "PU", "mask": "soft"}, mask_scale=scale).mask
 
 
 def main() -> None:
@@ -103,11 +96,11 @@ def main() -> None:
     rows: dict[str, list[tuple[float, float]]] = {}
     for run in args.runs:
         val, test = Scorer(run, "val"), Scorer(run, "test")
-        global_median = val.median_abs_logit()
+        global_median = val.mask_scale()
         fitted = max(FIT_MULTIPLES,
                      key=lambda m: val.score(fixed_scale(m * global_median))[0])
-        masks = {"frame median": frame_median, "global median": fixed_scale(global_median),
-                 "fitted": fixed_scale(fitted * global_median), "binary": binary}
+        masks = {"frame median": PU_MASKS["soft"], "global median": fixed_scale(global_median),
+                 "fitted": fixed_scale(fitted * global_median), "binary": PU_MASKS["binary"]}
         cells = []
         for name, mask in masks.items():
             rows.setdefault(name, []).append(test.score(mask))

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -35,21 +36,18 @@ def run_scores(data: Path, sizes: list[int], methods: list[str], seeds: list[int
     """Test SI-SNRi per (protocol, method, size), one value per seed; runs what is missing
     or, without ``run_missing``, leaves it out."""
     scores: dict[tuple[str, str, int], list[float]] = {}
-    for size in sizes:
+    for size, protocol, method, seed in product(sizes, PROTOCOLS, methods, seeds):
         runs = data / f"scale{size}"
-        for protocol in PROTOCOLS:
-            for method in methods:
-                for seed in seeds:
-                    results = runs / f"{protocol}-{method}-{seed}" / "results.json"
-                    if results.exists():
-                        test = json.loads(results.read_text())["test_si_snri_db"]
-                    elif not run_missing:
-                        continue
-                    else:
-                        test, _, wall, _ = train(corpus, protocol, method, seed, [], runs, size)
-                        print(f"{size} lines, {protocol}, {method}, seed {seed}: {test:+.2f} dB"
-                              f" in {wall / 60:.1f} min", flush=True)
-                    scores.setdefault((protocol, method, size), []).append(test)
+        results = runs / f"{protocol}-{method}-{seed}" / "results.json"
+        if results.exists():
+            test = json.loads(results.read_text())["test_si_snri_db"]
+        elif not run_missing:
+            continue
+        else:
+            test, _, wall, _ = train(corpus, protocol, method, seed, [], runs, size)
+            print(f"{size} lines, {protocol}, {method}, seed {seed}: {test:+.2f} dB in "
+                  f"{wall / 60:.1f} min", flush=True)
+        scores.setdefault((protocol, method, size), []).append(test)
     return scores
 
 
