@@ -305,6 +305,8 @@ LEVEL_FRAME = 512
 """Frame length (samples, hop half of it) of the spectra that estimate noise levels."""
 LEVEL_QUANTILE = 0.1
 """Low quantile over frames of each frequency bin's power: where speech leaves noise alone."""
+FLOOR_RANGE_DB = 60.0
+"""Floors are taken at most this far below the mean power per bin (``_log_floor``)."""
 CALIBRATION_S = 30.0
 """Seconds of a noise recording that its ``noise_profile`` is measured on."""
 MATCH_QUANTILE = 0.2
@@ -324,8 +326,12 @@ def power_spectra(wave: np.ndarray) -> np.ndarray:
 
 
 def _log_floor(power: np.ndarray) -> np.ndarray:
-    """(..., F) log of each bin's ``LEVEL_QUANTILE`` power over the frames of (..., N, F)."""
-    return np.log(np.maximum(np.quantile(power, LEVEL_QUANTILE, axis=-2), 1e-20))
+    """(..., F) log of each bin's ``LEVEL_QUANTILE`` power over the frames of (..., N, F),
+    at least ``FLOOR_RANGE_DB`` below their mean power over bins: bins that a recording
+    leaves empty (a low-pass, a band limit) would otherwise weigh on the matching by how
+    their rounding errors differ, not by anything heard."""
+    lowest = np.maximum(power.mean(axis=(-2, -1)), 1e-30) * 10 ** (-FLOOR_RANGE_DB / 10)
+    return np.log(np.maximum(np.quantile(power, LEVEL_QUANTILE, axis=-2), lowest[..., None]))
 
 
 @dataclass(frozen=True)
@@ -440,6 +446,18 @@ def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
     return replace(line, extra_noise_start_s=rng.uniform(low, max(low, high - clip_s)))
 
 
+def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
+    """The ``noise_profile`` of every noise recording that the recordings lines among
+    ``lines`` name, over up to ``CALIBRATION_S`` of the span of it that they read."""
+    spans, profiles = noise_spans(lines, corpus.wav_len), []
+    for name in sorted({line.noise for line in lines if isinstance(line, RecordingLine)}):
+        low, high = spans[name]
+        length = round(min(high - low, CALIBRATION_S) * SAMPLE_RATE)
+        profiles.append(noise_profile(read_excerpt(resolve(name, corpus.noise_root), low,
+                                                   length, short="loop"), corpus.wav_len))
+    return profiles
+
+
 class ExampleSet(Dataset):
     """Waveform pairs of a config file, built deterministically from each line.
 
@@ -449,7 +467,8 @@ class ExampleSet(Dataset):
     clip's scale, so its level matches the noise inside the noisy clip). A recordings
     line gives its noisy excerpt at unit std and its noise excerpt at unit std or, for
     ``noise_paired``, at the estimated level of the noise inside the noisy excerpt
-    (``load_recordings``; ``noise_profiles``).
+    (``load_recordings``), measured against the ``profiles`` of the run's noise recordings
+    (by default, ``noise_profiles`` of its own lines).
     With ``fresh_noise``, each item's noise example is read at a new random start inside
     the span of its file that the lines read (``noise_spans``), drawn from NumPy's global
     generator (seeded per run and per loader worker), so every epoch hears new noise.
@@ -457,23 +476,16 @@ class ExampleSet(Dataset):
     """
 
     def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean",
-                 fresh_noise: bool = False):
+                 fresh_noise: bool = False, profiles: list[NoiseProfile] | None = None):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
         self.read_spans = noise_spans(lines, corpus.wav_len)
-        self.profiles: list[NoiseProfile] = []
+        self.profiles = profiles
 
     def noise_profiles(self) -> list[NoiseProfile]:
-        """The ``noise_profile`` of every noise recording the recordings lines name, over up
-        to ``CALIBRATION_S`` of the span the lines read; computed once."""
-        if not self.profiles:
-            for name in sorted({line.noise for line in self.lines
-                                if isinstance(line, RecordingLine)}):
-                low, high = self.read_spans[name]
-                length = round(min(high - low, CALIBRATION_S) * SAMPLE_RATE)
-                self.profiles.append(noise_profile(read_excerpt(
-                    resolve(name, self.corpus.noise_root), low, length, short="loop"),
-                    self.corpus.wav_len))
+        """The profiles given, or those of this set's own noise recordings; computed once."""
+        if self.profiles is None:
+            self.profiles = noise_profiles(self.lines, self.corpus)
         return self.profiles
 
     def __len__(self) -> int:

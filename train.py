@@ -435,7 +435,8 @@ def summarise_examples(examples: list[dict]) -> dict:
 
 
 def settle_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
-                 last_path: Path, device: torch.device) -> bool:
+                 last_path: Path, device: torch.device,
+                 profiles: list[dataset.NoiseProfile] | None = None) -> bool:
     """Turn ``--prior auto`` into a number; returns whether it was estimated (PU only; the
     other methods use no prior). Under ``--risk_norm count`` the estimate is the plain share
     of noise bins, under ``weight`` their |X|**p-weighted share: the prior each risk means."""
@@ -444,18 +445,20 @@ def settle_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: da
     if args.method != "PU":
         args.prior = recipes.DEFAULT_PRIOR
         return False
-    args.prior = estimated_prior(args, lines, corpus, last_path, device)
+    args.prior = estimated_prior(args, lines, corpus, last_path, device, profiles)
     return True
 
 
 def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
-                    last_path: Path, device: torch.device) -> float:
+                    last_path: Path, device: torch.device,
+                    profiles: list[dataset.NoiseProfile] | None = None) -> float:
     """``--prior auto``: the estimate a resumed run made, or a new one (see ``prior.py``),
     averaged over processes so that every one trains with the same prior."""
     if last_path.exists():
         return checkpoint.load(last_path)["args"]["prior"]
     seed_everything(args.seed)
-    pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args))
+    pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args),
+                               profiles=profiles)
     started = time.time()
     value = prior.estimate_prior(
         build_model(model_config(args)), Spectral(args.frame_len, args.feature), pairs, device,
@@ -533,21 +536,25 @@ def build_trainer(args: argparse.Namespace, launch: distributed.Launch,
 
 
 def training_set(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
-                 method: Method) -> dataset.ExampleSet:
+                 method: Method, profiles: list[dataset.NoiseProfile] | None = None
+                 ) -> dataset.ExampleSet:
     """The training pairs: fields swapped under ``--noisy_fields 5-6`` (PU and MixIT), noise
     excerpts drawn afresh under ``--noise_excerpts random``."""
     if args.method != "PN" and args.noisy_fields == "5-6":
         lines = dataset.with_noise_fields_swapped(lines)
     return dataset.ExampleSet(lines, corpus, method.second(args),
-                              fresh_noise=args.noise_excerpts == "random")
+                              fresh_noise=args.noise_excerpts == "random", profiles=profiles)
 
 
 def validation_loaders(args: argparse.Namespace, trainer: Trainer, lines: list[dataset.Line],
-                       corpus: dataset.Corpus) -> tuple[list[str], dict[str, DataLoader]]:
+                       corpus: dataset.Corpus,
+                       profiles: list[dataset.NoiseProfile] | None = None
+                       ) -> tuple[list[str], dict[str, DataLoader]]:
     """The selection criteria (the deciding one first) and a loader for each."""
     criteria = selection_criteria(args, lines)
     sets = {"val_si_snri_db": dataset.ExampleSet(lines, corpus),
-            "val_loss": dataset.ExampleSet(lines, corpus, trainer.method.second(args))}
+            "val_loss": dataset.ExampleSet(lines, corpus, trainer.method.second(args),
+                                           profiles=profiles)}
     return criteria, {name: trainer.eval_loader(sets[name]) for name in criteria}
 
 
@@ -711,11 +718,14 @@ def train(args: argparse.Namespace) -> int:
         return 0
     out_dir = open_run_dir(args, launch)
     log.info(choices)
-    estimated = settle_prior(args, lines["train"], corpus, out_dir / "last.pt", device)
+    # the noise level of a recordings line's noise example is matched against every noise
+    # recording of the run, the validation files' too (none for published-format lines)
+    profiles = dataset.noise_profiles(lines["train"] + lines["val"], corpus)
+    estimated = settle_prior(args, lines["train"], corpus, out_dir / "last.pt", device, profiles)
     trainer = build_trainer(args, launch, device)
     loader, sampler = trainer.train_loader(training_set(args, lines["train"], corpus,
-                                                        trainer.method))
-    criteria, val_loaders = validation_loaders(args, trainer, lines["val"], corpus)
+                                                        trainer.method, profiles))
+    criteria, val_loaders = validation_loaders(args, trainer, lines["val"], corpus, profiles)
     run = restore_progress(trainer, out_dir, device)
     log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
              "in %s", args.method, device, launch.world_size, trainer.base_lr,
@@ -725,7 +735,7 @@ def train(args: argparse.Namespace) -> int:
     scores = score_selected(args, trainer, run, criteria, test_set, val_loaders, estimated)
     if launch.is_main:
         figure_set = test_set or dataset.ExampleSet(lines["val"], corpus,
-                                                    trainer.method.second(args))
+                                                    trainer.method.second(args), profiles=profiles)
         write_reports(args, trainer, scores, lines, figure_set, out_dir)
     del trainer, loader, val_loaders
     distributed.shutdown()

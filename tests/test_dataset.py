@@ -196,3 +196,29 @@ def test_noise_level_gain_holds_for_noise_whose_level_drifts_between_clips():
                 dataset.noise_profile(rng.standard_normal(30 * 16000), 48000)]
     error_db = 20 * np.log10(dataset.noise_level_gain(noisy, profiles) / true_gain)
     assert abs(error_db) < 2
+
+
+def test_noise_level_gain_ignores_bins_a_recording_leaves_empty():
+    """Band-limited recordings (nothing above 4 kHz), the noise stored at 16 bits: its empty
+    bins hold rounding noise, the noisy clip's hold nothing. Their floors still match the
+    noise's, not another noise's, and the level is found."""
+    rng = np.random.default_rng(4)
+
+    def band_limited(wave: np.ndarray) -> np.ndarray:
+        spectrum = np.fft.rfft(wave)
+        spectrum[len(spectrum) // 2:] = 0
+        return np.fft.irfft(spectrum, len(wave))
+
+    noise = 0.05 * band_limited(pink_noise(rng, 48000 + 30 * 16000))
+    stored = np.round(noise[48000:] * 32767) / 32767
+    noisy, true_gain = _speech_in(noise[:48000], 5.0)
+    noisy = band_limited(noisy)
+    true_gain /= noisy.std()
+    noisy /= noisy.std()
+    profiles = [dataset.noise_profile(stored, 48000),
+                dataset.noise_profile(band_limited(rng.standard_normal(30 * 16000)), 48000)]
+    log_floor = dataset._log_floor(dataset.power_spectra(noisy))
+    mismatch = [dataset.floor_mismatch(log_floor, profile) for profile in profiles]
+    assert mismatch[0] < mismatch[1]
+    error_db = 20 * np.log10(dataset.noise_level_gain(noisy, profiles) / true_gain)
+    assert abs(error_db) < 2
