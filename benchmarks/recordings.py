@@ -104,17 +104,21 @@ def score_enhanced(folder: Path, checkpoint: Path, lines: list[dataset.ConfigLin
 def level_errors(recordings: Path, lines: list[dataset.ConfigLine],
                  corpus: dataset.Corpus) -> np.ndarray:
     """Error (dB) of the estimated level of every training recordings line's noise example
-    against the true level of the noise inside its noisy excerpt (``noise_paired``)."""
+    against the true level of the noise inside its noisy excerpt (``noise_paired``),
+    matched against the training and validation noise recordings as a run does."""
     truth = {}
     for i, line in enumerate(lines):  # take{i}.wav is the i-th mixture, at unit std
         noisy, clean, _ = dataset.load_parallel(line, corpus)
         truth[f"noisy/take{i:04d}.wav"] = float(np.std(noisy - clean))
     rec_lines = dataset.read_config(recordings / "rec_train_set.txt", dataset.TRAIN_FIELDS)
+    val_lines = dataset.read_config(recordings / "rec_val_set.txt", dataset.TRAIN_FIELDS)
     here = os.getcwd()
     os.chdir(recordings)
     try:
-        pairs = dataset.ExampleSet(rec_lines, dataset.Corpus(None, None, corpus.wav_len),
-                                   "noise_paired")
+        rec_corpus = dataset.Corpus(None, None, corpus.wav_len)
+        pairs = dataset.ExampleSet(rec_lines, rec_corpus, "noise_paired",
+                                   profiles=dataset.noise_profiles(rec_lines + val_lines,
+                                                                   rec_corpus))
         levels = [pairs[i][1].std().item() for i in range(len(rec_lines))]
     finally:
         os.chdir(here)
