@@ -66,7 +66,7 @@ def main() -> None:
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="more pulse.py options for every run")
     args = p.parse_args()
-    print(f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"{cpu_name()}, Python {platform.python_version()}")
     for method in args.methods:
         with tempfile.TemporaryDirectory() as folder:
             row = run_demo(method, args.extra, Path(folder))
