@@ -186,12 +186,20 @@ def method_for(config: dict, mask_scale: float | None = None) -> Method:
     return method
 
 
+INPUT_NORMS = ("frequency", "none")
+"""``--input_norm`` choices: the network's input normalised per frequency bin, or as it is."""
+INPUT_NORM_BEFORE_CHOICE = "none"
+"""The input normalisation of checkpoints written before ``--input_norm`` existed."""
+
+
 def build_model(config: dict) -> nn.Sequential:
     """The CNN described by a checkpoint's ``model_config`` (method, blocks, fcblocks,
-    channels, droprate, regulariser)."""
+    channels, droprate, regulariser, input_norm, frame_len)."""
     method = METHODS[config["method"]]
+    frequency_norm = config.get("input_norm", INPUT_NORM_BEFORE_CHOICE) == "frequency"
     return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
-                     method.out_channels, method.out_kernel, config["regulariser"])
+                     method.out_channels, method.out_kernel, config["regulariser"],
+                     config["frame_len"] // 2 + 1 if frequency_norm else 0)
 
 
 @torch.no_grad()

@@ -11,13 +11,27 @@ def _conv(in_ch: int, out_ch: int, kernel: int) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2)
 
 
+class FrequencyNorm(nn.Module):
+    """Batch normalisation of each frequency bin of a one-channel input, over the batch and
+    the frames (running statistics in eval mode, so each frame is mapped on its own)."""
+
+    def __init__(self, bins: int):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(bins)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, F, N) -> (B, 1, F, N)."""
+        return self.norm(x[:, 0]).unsqueeze(1)
+
+
 def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_channels: int,
-              out_kernel: int, regulariser: str) -> nn.Sequential:
+              out_kernel: int, regulariser: str, input_bins: int = 0) -> nn.Sequential:
     """CNN of 3 + 2 * blocks convolutions mapping (B, 1, F, N) to (B, out_channels, F, N).
 
-    Every convolution but the last is followed by ReLU and a regulariser:
-    ``batchnorm`` (BatchNorm2d) or ``dropout`` (Dropout2d(droprate)). The last
-    ``fcblocks`` blocks use 1x1 kernels; all other hidden convolutions are 3x3.
+    With ``input_bins`` (F) the input first goes through a ``FrequencyNorm``. Every
+    convolution but the last is followed by ReLU and a regulariser: ``batchnorm``
+    (BatchNorm2d) or ``dropout`` (Dropout2d(droprate)). The last ``fcblocks`` blocks use
+    1x1 kernels; all other hidden convolutions are 3x3.
     """
     if not 0 <= fcblocks <= blocks:
         raise ValueError(f"fcblocks must be between 0 and blocks ({blocks}), got {fcblocks}")
@@ -25,7 +39,7 @@ def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_ch
     def regularise(ch: int) -> nn.Module:
         return nn.BatchNorm2d(ch) if regulariser == "batchnorm" else nn.Dropout2d(droprate)
 
-    layers: list[nn.Module] = []
+    layers: list[nn.Module] = [FrequencyNorm(input_bins)] if input_bins else []
 
     def add(in_ch: int, out_ch: int, kernel: int) -> None:
         layers.extend([_conv(in_ch, out_ch, kernel), nn.ReLU(), regularise(out_ch)])

@@ -22,7 +22,7 @@ import distributed
 import quality
 from checkpoint import CheckpointError
 from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
-from methods import METHODS, PU_MASKS
+from methods import INPUT_NORMS, METHODS, PU_MASKS
 from recipes import DEFAULT_PRIOR, DEFAULT_TEST_FNAME, RECIPES
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from spectral import FEATURES
@@ -166,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--feature", choices=FEATURES, default="linear",
                    help="network input: 'linear' is |X|/15 as in the reference code, 'power' is "
                         "|X|**(1/15) as described in the paper")
+    recipe_option(g, "input_norm", INPUT_NORMS,
+                  "'frequency' normalises each frequency bin of the network's input (batch "
+                  "normalisation over clips and frames, before the first convolution); "
+                  "'none' feeds the feature as it is (the paper)")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=positive_int, default=100, help="training epochs")
     g.add_argument("--batch_size", type=positive_int, default=16,

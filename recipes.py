@@ -16,11 +16,11 @@ RECIPES: dict[str, dict[str, str]] = {
     "pulse": {"mask": "soft", "risk_norm": "weight", "noise_level": "paired",
               "regulariser": "auto", "precision": "auto", "noisy_fields": "2-3",
               "pu_batches": "paired", "nn_rule": "kiryo", "mixit_loss": "clip",
-              "mixit_scale": "shared"},
+              "mixit_scale": "shared", "input_norm": "frequency"},
     "reference": {"mask": "binary", "risk_norm": "count", "noise_level": "unit",
                   "regulariser": "auto", "precision": "fp32", "noisy_fields": "5-6",
                   "pu_batches": "shuffled", "nn_rule": "reference", "mixit_loss": "reference",
-                  "mixit_scale": "unit"},
+                  "mixit_scale": "unit", "input_norm": "none"},
 }
 """Each recipe's value of every option it sets; ``regulariser auto`` is the method's own
 under the recipe (``methods.Method.regulariser``)."""

@@ -34,8 +34,9 @@ import prior
 import quality
 import recipes
 from checkpoint import atomic
-from methods import (METHODS, PU_MASK_BEFORE_CHOICE, SCALE_HISTOGRAM, Method, Objective,
-                     abs_logit_histogram, build_model, enhance, logit_scale, method_for)
+from methods import (INPUT_NORM_BEFORE_CHOICE, METHODS, PU_MASK_BEFORE_CHOICE, SCALE_HISTOGRAM,
+                     Method, Objective, abs_logit_histogram, build_model, enhance, logit_scale,
+                     method_for)
 from metric import si_snr
 from model import for_inference
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
@@ -44,7 +45,7 @@ from spectral import Spectral
 log = logging.getLogger("pulse")
 
 MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
-              "feature", "mask")
+              "feature", "input_norm", "mask")
 """Arguments that define a trained model; stored in every checkpoint."""
 
 
@@ -56,10 +57,11 @@ def model_config(args: argparse.Namespace) -> dict:
 
 
 def saved_model_config(state: dict) -> dict:
-    """A checkpoint's ``model_config``, with the mask of checkpoints written before
-    ``--mask`` existed (PU: binary)."""
+    """A checkpoint's ``model_config``, with the mask and input normalisation of checkpoints
+    written before ``--mask`` (PU: binary) and ``--input_norm`` (none) existed."""
     config = state["model_config"]
-    return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None, **config}
+    return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None,
+            "input_norm": INPUT_NORM_BEFORE_CHOICE, **config}
 
 
 def seed_everything(seed: int) -> None:

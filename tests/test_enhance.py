@@ -32,10 +32,10 @@ def _noisy(seconds: float) -> np.ndarray:
     return 0.5 * speech + pink_noise(np.random.default_rng(1), n)
 
 
-@pytest.mark.parametrize("name", ["PN", "PU"])
-def test_chunked_equals_whole(name):
+@pytest.mark.parametrize("name, input_norm", [("PN", "none"), ("PU", "none"), ("PU", "frequency")])
+def test_chunked_equals_whole(name, input_norm):
     torch.manual_seed(0)
-    config = {**CONFIG, "method": name, "mask": "soft"}
+    config = {**CONFIG, "method": name, "mask": "soft", "input_norm": input_norm}
     model, method = build_model(config).eval(), method_for(config)
     spectral = Spectral(256)
     wave = torch.from_numpy(_noisy(6.0)).float()

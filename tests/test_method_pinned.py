@@ -153,7 +153,7 @@ def _noise_to_noisy_energy(magnitude: torch.Tensor, labels: torch.Tensor) -> tor
 def test_reference_recipe_reaches_the_loss(tmp_path, monkeypatch):
     risks = Spy(monkeypatch, "pu_risks")
     _tiny_pu(tmp_path, "--risk_norm", "count", "--noise_level", "unit", "--regulariser",
-             "dropout")
+             "dropout", "--input_norm", "none")
     (_, labels, magnitude, *rest), options = risks.calls[0]
     assert rest[-1] == "count" and options["surrogate"] == "sigmoid"
     ratio = _noise_to_noisy_energy(magnitude, labels)  # both at unit std

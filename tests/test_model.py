@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from methods import METHODS
-from model import build_cnn, conv_depth, for_inference, inference_network
+from model import FrequencyNorm, build_cnn, conv_depth, for_inference, inference_network
 
 
 @pytest.mark.parametrize("blocks, fcblocks", [(0, 0), (2, 0), (2, 1), (3, 0), (4, 1), (4, 4)])
@@ -40,7 +40,7 @@ def _trained_looking(model: nn.Module) -> nn.Module:
     torch.manual_seed(0)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.uniform_(-1, 1)
                 m.running_var.uniform_(0.2, 3)
                 m.weight.uniform_(-2, 2)
@@ -48,12 +48,14 @@ def _trained_looking(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("name, fcblocks", [("PU", 0), ("PU", 1), ("PN", 0), ("MixIT", 0)])
+@pytest.mark.parametrize("name, fcblocks, input_norm", [
+    ("PU", 0, False), ("PU", 1, False), ("PN", 0, False), ("MixIT", 0, False), ("PU", 0, True)])
 @pytest.mark.parametrize("bins, frames", [(33, 17), (1, 5), (2, 2), (7, 1)])
-def test_inference_network_computes_the_same_function(name, fcblocks, bins, frames):
+def test_inference_network_computes_the_same_function(name, fcblocks, input_norm, bins, frames):
     method = METHODS[name]
     model = _trained_looking(build_cnn(2, fcblocks, 4, 0.2, method.out_channels,
-                                       method.out_kernel, method.regulariser))
+                                       method.out_kernel, method.regulariser,
+                                       bins if input_norm else 0))
     folded = inference_network(model)
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout2d)) for m in folded.modules())
     assert all(m.inplace for m in folded.modules() if isinstance(m, nn.ReLU))
@@ -86,3 +88,26 @@ def test_inference_network_keeps_what_it_cannot_fold_and_the_input():
     with torch.no_grad():
         torch.testing.assert_close(folded(x), model(x))
     assert torch.equal(x, x_before)
+
+
+def test_frequency_norm_standardises_each_bin_and_keeps_frames_apart_in_eval():
+    """Training: every bin has zero mean and unit variance over clips and frames, whatever
+    its level (up to BatchNorm's eps). Eval: running statistics, so a frame's output does
+    not depend on the others."""
+    levels = torch.logspace(-1, 1, 9).view(1, 1, 9, 1)
+    x = torch.rand(4, 1, 9, 50) * levels + levels
+    norm = FrequencyNorm(9).train()
+    y = norm(x)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y.mean((0, 1, 3)), torch.zeros(9), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var((0, 1, 3), unbiased=False), torch.ones(9), atol=0.02, rtol=0)
+    norm.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(norm(x)[..., :7], norm(x[..., :7]))
+
+
+def test_input_norm_is_the_first_layer_and_adds_no_convolution():
+    plain = build_cnn(2, 0, 4, 0.2, 1, 1, "batchnorm")
+    normed = build_cnn(2, 0, 4, 0.2, 1, 1, "batchnorm", input_bins=33)
+    assert isinstance(normed[0], FrequencyNorm) and normed[0].norm.num_features == 33
+    assert conv_depth(normed) == conv_depth(plain) and len(normed) == len(plain) + 1
