@@ -316,12 +316,16 @@ EXCESS_WEIGHT = 0.3
 speech may have raised the floor) costing ``EXCESS_WEIGHT`` of one below it."""
 
 
+def level_frames(samples: int) -> int:
+    """Frames of ``power_spectra`` over ``samples`` samples."""
+    return max(1, (samples - LEVEL_FRAME) // (LEVEL_FRAME // 2) + 1)
+
+
 def power_spectra(wave: np.ndarray) -> np.ndarray:
     """(frames, LEVEL_FRAME // 2 + 1) power spectra of Hann-windowed frames, hop half a frame."""
     hop = LEVEL_FRAME // 2
-    count = max(1, (len(wave) - LEVEL_FRAME) // hop + 1)
     frames = np.lib.stride_tricks.sliding_window_view(
-        fit_length(wave, (count - 1) * hop + LEVEL_FRAME), LEVEL_FRAME)[::hop]
+        fit_length(wave, (level_frames(len(wave)) - 1) * hop + LEVEL_FRAME), LEVEL_FRAME)[::hop]
     return np.abs(np.fft.rfft(frames * np.hanning(LEVEL_FRAME), axis=1)) ** 2
 
 
@@ -352,7 +356,7 @@ def noise_profile(noise: np.ndarray, clip_samples: int) -> NoiseProfile:
     """The profile of a noise recording, over windows of ``clip_samples`` hopping a quarter
     window (one window if the recording is shorter)."""
     power = power_spectra(noise)
-    frames = len(power_spectra(np.zeros(clip_samples)))
+    frames = level_frames(clip_samples)
     starts = range(0, max(1, len(power) - frames + 1), max(1, frames // 4))
     windows = np.stack([power[start:start + frames] for start in starts])  # (W, N, F)
     log_floors = _log_floor(windows)
