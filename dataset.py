@@ -305,90 +305,64 @@ LEVEL_FRAME = 512
 """Frame length (samples, hop half of it) of the spectra that estimate noise levels."""
 LEVEL_QUANTILE = 0.1
 """Low quantile over frames of each frequency bin's power: where speech leaves noise alone."""
-FLOOR_RANGE_DB = 60.0
-"""Floors are taken at most this far below the mean power per bin (``_log_floor``)."""
 CALIBRATION_S = 30.0
 """Seconds of a noise recording that its ``noise_profile`` is measured on."""
-MATCH_QUANTILE = 0.2
-EXCESS_WEIGHT = 0.3
-"""How a noisy clip's floor is matched to a noise recording's: aligned at the
-``MATCH_QUANTILE`` of their per-bin log difference, with a bin above the alignment (where
-speech may have raised the floor) costing ``EXCESS_WEIGHT`` of one below it."""
-
-
-def level_frames(samples: int) -> int:
-    """Frames of ``power_spectra`` over ``samples`` samples."""
-    return max(1, (samples - LEVEL_FRAME) // (LEVEL_FRAME // 2) + 1)
 
 
 def power_spectra(wave: np.ndarray) -> np.ndarray:
     """(frames, LEVEL_FRAME // 2 + 1) power spectra of Hann-windowed frames, hop half a frame."""
     hop = LEVEL_FRAME // 2
+    count = max(1, (len(wave) - LEVEL_FRAME) // hop + 1)
     frames = np.lib.stride_tricks.sliding_window_view(
-        fit_length(wave, (level_frames(len(wave)) - 1) * hop + LEVEL_FRAME), LEVEL_FRAME)[::hop]
+        fit_length(wave, (count - 1) * hop + LEVEL_FRAME), LEVEL_FRAME)[::hop]
     return np.abs(np.fft.rfft(frames * np.hanning(LEVEL_FRAME), axis=1)) ** 2
-
-
-def _log_floor(power: np.ndarray) -> np.ndarray:
-    """(..., F) log of each bin's ``LEVEL_QUANTILE`` power over the frames of (..., N, F),
-    at least ``FLOOR_RANGE_DB`` below their mean power over bins: bins that a recording
-    leaves empty (a low-pass, a band limit) would otherwise weigh on the matching by how
-    their rounding errors differ, not by anything heard."""
-    lowest = np.maximum(power.mean(axis=(-2, -1)), 1e-30) * 10 ** (-FLOOR_RANGE_DB / 10)
-    return np.log(np.maximum(np.quantile(power, LEVEL_QUANTILE, axis=-2), lowest[..., None]))
 
 
 @dataclass(frozen=True)
 class NoiseProfile:
-    """What the level estimate needs to know of a noise recording, measured on windows as
-    long as a clip (non-stationary noise has a deeper floor over 30 s than within one
-    clip): each window's log floor per bin (``_log_floor``; its shapes, to be matched),
-    and the median over windows of the log of mean power over floor, per bin and for whole
-    frames' power (how much louder this kind of noise is on average than in its quiet
-    frames)."""
+    """What the level estimate needs to know of a noise recording: per frequency bin, the
+    log of its ``LEVEL_QUANTILE`` power over frames (the shape of its floor) and its mean
+    power over that quantile; the same ratio for whole frames' power. The ratios say how
+    much louder the noise is on average than in its quiet frames, for its own kind of
+    (possibly non-stationary) noise."""
 
-    window_log_floors: np.ndarray
-    log_mean_to_floor: np.ndarray
-    frame_log_mean_to_floor: float
+    log_floor: np.ndarray
+    quantile_to_mean: np.ndarray
+    frame_quantile_to_mean: float
 
 
-def noise_profile(noise: np.ndarray, clip_samples: int) -> NoiseProfile:
-    """The profile of a noise recording, over windows of ``clip_samples`` hopping a quarter
-    window (one window if the recording is shorter)."""
+def _quantile_to_mean(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``LEVEL_QUANTILE`` over the first axis, mean over it / that quantile)."""
+    floor = np.maximum(np.quantile(power, LEVEL_QUANTILE, axis=0), 1e-20)
+    return floor, power.mean(0) / floor
+
+
+def noise_profile(noise: np.ndarray) -> NoiseProfile:
     power = power_spectra(noise)
-    frames = level_frames(clip_samples)
-    starts = range(0, max(1, len(power) - frames + 1), max(1, frames // 4))
-    windows = np.stack([power[start:start + frames] for start in starts])  # (W, N, F)
-    log_floors = _log_floor(windows)
-    log_means = np.log(np.maximum(windows.mean(1), 1e-20))
-    frame_power = windows.sum(2, keepdims=True)  # (W, N, 1)
-    frame_ratio = np.log(np.maximum(frame_power.mean(1), 1e-20)) - _log_floor(frame_power)
-    return NoiseProfile(log_floors, np.median(log_means - log_floors, axis=0),
-                        float(np.median(frame_ratio)))
-
-
-def floor_mismatch(log_floor: np.ndarray, profile: NoiseProfile) -> float:
-    """How unlike the (F,) log floor of a noisy clip is to the floors of ``profile``'s
-    windows, the level aside (``MATCH_QUANTILE``, ``EXCESS_WEIGHT``); its best window's."""
-    difference = log_floor - profile.window_log_floors
-    excess = difference - np.quantile(difference, MATCH_QUANTILE, axis=1, keepdims=True)
-    return float(np.mean(np.where(excess < 0, -excess, EXCESS_WEIGHT * excess), axis=1).min())
+    floor, ratio = _quantile_to_mean(power)
+    return NoiseProfile(np.log(floor), ratio, float(_quantile_to_mean(power.sum(1))[1]))
 
 
 def noise_level_gain(noisy: np.ndarray, profiles: list[NoiseProfile]) -> float:
     """The level (std, at most 1) of the noise inside unit-std ``noisy``, from recordings
-    alone. Two floors, each scaled to a mean by the mean-to-floor ratio of the noise
-    recording whose floors match best (``floor_mismatch``): each bin's ``LEVEL_QUANTILE``
-    power over frames (speech leaves gaps between its harmonics), at most the bin's mean,
-    and whole frames' (speech pauses). Speech only adds power, so the lower is kept. On
-    real ambience it lands within 2 dB of the truth on 7 to 8 lines in 10 and runs high
-    where speech leaves few gaps (docs/real-audio.md)."""
+    alone. Two low-quantile estimates of its mean power, each scaled to a mean by the
+    noise recording whose floor has the most similar shape (least mean absolute log
+    difference per bin, the level aside): each bin's ``LEVEL_QUANTILE`` power over frames
+    (speech leaves gaps between harmonics) and whole frames' (speech pauses). Speech only
+    adds power, so the lower of the two is kept. On real ambience it lands within 2 dB of
+    the truth on 6 lines in 10 and runs high where speech leaves few gaps
+    (docs/real-audio.md)."""
     power = power_spectra(noisy)
-    log_floor, mean = _log_floor(power), power.mean(0)
-    best = min(profiles, key=lambda profile: floor_mismatch(log_floor, profile))
-    by_bin = np.minimum(np.exp(log_floor + best.log_mean_to_floor), mean).sum()
-    by_frame = math.exp(_log_floor(power.sum(1, keepdims=True))[0]
-                        + best.frame_log_mean_to_floor)
+    floor, mean = np.quantile(power, LEVEL_QUANTILE, axis=0), power.mean(0)
+    log_floor = np.log(np.maximum(floor, 1e-20))
+
+    def mismatch(profile: NoiseProfile) -> float:
+        difference = log_floor - profile.log_floor
+        return float(np.mean(np.abs(difference - np.median(difference))))
+
+    best = min(profiles, key=mismatch)
+    by_bin = np.minimum(floor * best.quantile_to_mean, mean).sum()
+    by_frame = np.quantile(power.sum(1), LEVEL_QUANTILE) * best.frame_quantile_to_mean
     share = min(by_bin, by_frame) / max(mean.sum(), 1e-20)
     return min(1.0, math.sqrt(share) * float(np.std(noisy)))
 
@@ -458,7 +432,7 @@ def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
         low, high = spans[name]
         length = round(min(high - low, CALIBRATION_S) * SAMPLE_RATE)
         profiles.append(noise_profile(read_excerpt(resolve(name, corpus.noise_root), low,
-                                                   length, short="loop"), corpus.wav_len))
+                                                   length, short="loop")))
     return profiles
 
 

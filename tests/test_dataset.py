@@ -149,9 +149,9 @@ def test_noise_level_gain_finds_the_noise_level_inside_a_recording(kind, snr_db)
     if kind == "modulated":
         noise = _am(noise)
     noisy, true_gain = _speech_in(noise[:48000], snr_db)
-    profiles = [dataset.noise_profile(hum(rng, 30 * 16000), 48000),
-                dataset.noise_profile(noise[48000:], 48000),
-                dataset.noise_profile(rng.standard_normal(30 * 16000), 48000)]
+    profiles = [dataset.noise_profile(hum(rng, 30 * 16000)),
+                dataset.noise_profile(noise[48000:]),
+                dataset.noise_profile(rng.standard_normal(30 * 16000))]
     error_db = 20 * np.log10(dataset.noise_level_gain(noisy, profiles) / true_gain)
     if kind == "pink" or snr_db == 0:
         assert abs(error_db) < 2.5
@@ -182,43 +182,3 @@ def test_short_recordings_are_padded_or_looped_and_keep_their_level(tmp_path):
     assert held_level.item() == pytest.approx((full_noise.std() / 1.0).item(), rel=0.35)
     _, looped = dataset.ExampleSet(lines[2:], corpus, "noise")[0]
     assert torch.allclose(looped[:8000], looped[8000:16000]) and looped[24000:].abs().sum() > 0
-
-
-def test_noise_level_gain_holds_for_noise_whose_level_drifts_between_clips():
-    """Pink noise whose level steps by up to 16 dB every 4 s (gusts, passing traffic): its
-    floor over a recording is far below its floor within one clip, so the mean-to-floor
-    ratio is measured on clip-long windows; the level inside the clip is found."""
-    rng = np.random.default_rng(3)
-    steps = np.repeat(10 ** (rng.uniform(-8, 8, 9) / 20), 4 * 16000)
-    noise = pink_noise(rng, len(steps)) * steps
-    noisy, true_gain = _speech_in(noise[:48000], 5.0)
-    profiles = [dataset.noise_profile(noise[48000:], 48000),
-                dataset.noise_profile(rng.standard_normal(30 * 16000), 48000)]
-    error_db = 20 * np.log10(dataset.noise_level_gain(noisy, profiles) / true_gain)
-    assert abs(error_db) < 2
-
-
-def test_noise_level_gain_ignores_bins_a_recording_leaves_empty():
-    """Band-limited recordings (nothing above 4 kHz), the noise stored at 16 bits: its empty
-    bins hold rounding noise, the noisy clip's hold nothing. Their floors still match the
-    noise's, not another noise's, and the level is found."""
-    rng = np.random.default_rng(4)
-
-    def band_limited(wave: np.ndarray) -> np.ndarray:
-        spectrum = np.fft.rfft(wave)
-        spectrum[len(spectrum) // 2:] = 0
-        return np.fft.irfft(spectrum, len(wave))
-
-    noise = 0.05 * band_limited(pink_noise(rng, 48000 + 30 * 16000))
-    stored = np.round(noise[48000:] * 32767) / 32767
-    noisy, true_gain = _speech_in(noise[:48000], 5.0)
-    noisy = band_limited(noisy)
-    true_gain /= noisy.std()
-    noisy /= noisy.std()
-    profiles = [dataset.noise_profile(stored, 48000),
-                dataset.noise_profile(band_limited(rng.standard_normal(30 * 16000)), 48000)]
-    log_floor = dataset._log_floor(dataset.power_spectra(noisy))
-    mismatch = [dataset.floor_mismatch(log_floor, profile) for profile in profiles]
-    assert mismatch[0] < mismatch[1]
-    error_db = 20 * np.log10(dataset.noise_level_gain(noisy, profiles) / true_gain)
-    assert abs(error_db) < 2
