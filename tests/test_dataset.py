@@ -182,3 +182,26 @@ def test_short_recordings_are_padded_or_looped_and_keep_their_level(tmp_path):
     assert held_level.item() == pytest.approx((full_noise.std() / 1.0).item(), rel=0.35)
     _, looped = dataset.ExampleSet(lines[2:], corpus, "noise")[0]
     assert torch.allclose(looped[:8000], looped[8000:16000]) and looped[24000:].abs().sum() > 0
+
+
+
+def test_noise_levels_are_matched_against_the_profiles_given(tmp_path):
+    """A run passes the profiles of all its noise recordings, validation's too: a set given
+    them matches against those, one given none against its own lines' recordings."""
+    rng = np.random.default_rng(5)
+    room = pink_noise(rng, 48000 + 30 * 16000)
+    noisy, _ = _speech_in(room[:48000], 5.0)
+    sf.write(tmp_path / "take.wav", noisy, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "room.wav", room[48000:], 16000)
+    sf.write(tmp_path / "hum.wav", hum(rng, 30 * 16000), 16000)
+    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 48000)
+    train = [dataset.RecordingLine("t:1", "take.wav", 0.0, "hum.wav", 0.0)]
+    val = [dataset.RecordingLine("v:1", "take.wav", 0.0, "room.wav", 0.0)]
+    profiles = dataset.noise_profiles(train + val, corpus)
+    given = dataset.ExampleSet(train, corpus, "noise_paired", profiles=profiles)
+    own = dataset.ExampleSet(train, corpus, "noise_paired")
+    assert len(profiles) == 2 and given.noise_profiles() is profiles
+    assert len(own.noise_profiles()) == 1
+    expected = dataset.noise_level_gain(dataset.standardise(noisy, tmp_path), profiles)
+    assert given[0][1].std().item() == pytest.approx(expected, rel=1e-3)
+    assert given[0][1].std().item() != pytest.approx(own[0][1].std().item(), rel=0.05)
