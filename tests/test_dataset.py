@@ -184,7 +184,6 @@ def test_short_recordings_are_padded_or_looped_and_keep_their_level(tmp_path):
     assert torch.allclose(looped[:8000], looped[8000:16000]) and looped[24000:].abs().sum() > 0
 
 
-
 def test_noise_levels_are_matched_against_the_profiles_given(tmp_path):
     """A run passes the profiles of all its noise recordings, validation's too: a set given
     them matches against those, one given none against its own lines' recordings."""
