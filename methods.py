@@ -135,6 +135,17 @@ PU_MASKS = {"soft": _pu_soft_mask, "binary": _pu_binary_mask}
 """``--mask`` choices of PU."""
 PU_MASK_BEFORE_CHOICE = "binary"
 """The mask of PU checkpoints written before ``--mask`` existed."""
+INPUT_NORMS = ("frequency", "none")
+"""``--input_norm`` choices: the network's input normalised per frequency bin, or as it is."""
+INPUT_NORM_BEFORE_CHOICE = "none"
+"""The input normalisation of checkpoints written before ``--input_norm`` existed."""
+
+
+def completed_config(config: dict) -> dict:
+    """A ``model_config`` with what checkpoints written before ``--mask`` and
+    ``--input_norm`` existed did not store: PU's binary mask, no input normalisation."""
+    return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None,
+            "input_norm": INPUT_NORM_BEFORE_CHOICE, **config}
 
 
 @dataclass(frozen=True)
@@ -179,24 +190,18 @@ def method_for(config: dict, mask_scale: float | None = None) -> Method:
     for the soft mask, the weights' ``mask_scale`` (None: each frame's median |logit|)."""
     method = METHODS[config["method"]]
     if config["method"] == "PU":
-        mask = PU_MASKS[config.get("mask", PU_MASK_BEFORE_CHOICE)]
+        mask = PU_MASKS[completed_config(config)["mask"]]
         if mask is _pu_soft_mask and mask_scale is not None:
             mask = partial(_pu_soft_mask, scale=mask_scale)
         method = replace(method, mask=mask)
     return method
 
 
-INPUT_NORMS = ("frequency", "none")
-"""``--input_norm`` choices: the network's input normalised per frequency bin, or as it is."""
-INPUT_NORM_BEFORE_CHOICE = "none"
-"""The input normalisation of checkpoints written before ``--input_norm`` existed."""
-
-
 def build_model(config: dict) -> nn.Sequential:
     """The CNN described by a checkpoint's ``model_config`` (method, blocks, fcblocks,
     channels, droprate, regulariser, input_norm, frame_len)."""
     method = METHODS[config["method"]]
-    frequency_norm = config.get("input_norm", INPUT_NORM_BEFORE_CHOICE) == "frequency"
+    frequency_norm = completed_config(config)["input_norm"] == "frequency"
     return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
                      method.out_channels, method.out_kernel, config["regulariser"],
                      config["frame_len"] // 2 + 1 if frequency_norm else 0)

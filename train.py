@@ -34,9 +34,8 @@ import prior
 import quality
 import recipes
 from checkpoint import atomic
-from methods import (INPUT_NORM_BEFORE_CHOICE, METHODS, PU_MASK_BEFORE_CHOICE, SCALE_HISTOGRAM,
-                     Method, Objective, abs_logit_histogram, build_model, enhance, logit_scale,
-                     method_for)
+from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
+                     build_model, completed_config, enhance, logit_scale, method_for)
 from metric import si_snr
 from model import for_inference
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
@@ -57,11 +56,9 @@ def model_config(args: argparse.Namespace) -> dict:
 
 
 def saved_model_config(state: dict) -> dict:
-    """A checkpoint's ``model_config``, with the mask and input normalisation of checkpoints
-    written before ``--mask`` (PU: binary) and ``--input_norm`` (none) existed."""
-    config = state["model_config"]
-    return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None,
-            "input_norm": INPUT_NORM_BEFORE_CHOICE, **config}
+    """A checkpoint's ``model_config``, completed for older checkpoints
+    (``methods.completed_config``)."""
+    return completed_config(state["model_config"])
 
 
 def seed_everything(seed: int) -> None:
