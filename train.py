@@ -460,8 +460,8 @@ def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus:
                                profiles=profiles)
     started = time.time()
     value = prior.estimate_prior(
-        build_model(model_config(args)), Spectral(args.frame_len, args.feature), pairs, device,
-        max(1, args.batch_size // 2), p=args.p if args.risk_norm == "weight" else 0.0,
+        lambda: build_model(model_config(args)), Spectral(args.frame_len, args.feature), pairs,
+        device, max(1, args.batch_size // 2), p=args.p if args.risk_norm == "weight" else 0.0,
         loader_options=dict(num_workers=loader_workers(args), worker_init_fn=_seed_worker))
     value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
     estimate = (value[0] / value[1]).item()

@@ -77,3 +77,45 @@ def test_fewer_independent_samples_widen_the_top_bin():
     assert few > many - 1e-9
     assert prior.independent_frames(10, 32000, 1024) == pytest.approx(312.5)
     assert prior.effective_count(np.array([1.0, 1.0, 0.0, 2.0])) == pytest.approx(16 / 6)
+
+
+def test_every_line_is_scored_once_by_a_classifier_that_never_fit_on_it(monkeypatch):
+    parts = prior.folds(7)
+    assert len(parts) == prior.FOLDS
+    assert sorted(i for _, held in parts for i in held) == list(range(7))
+    for fit, held in parts:
+        assert sorted(fit + held) == list(range(7))
+    monkeypatch.setattr(prior, "MAX_HELD_OUT_LINES", 2)
+    assert [held for _, held in prior.folds(9, 2)] == [[0, 2], [1, 3]]
+
+
+def test_the_estimate_averages_parts_scored_by_classifiers_that_never_fit_on_them(
+        monkeypatch):
+    fitted, scored, models = [], [], []
+
+    def fit_classifier(model, spectral, pairs, *args):
+        fitted.append((model, list(pairs.indices)))
+        return model
+
+    def held_out_estimate(model, spectral, pairs, *args):
+        scored.append((model, list(pairs.indices)))
+        return (0.5, 0.7)[len(scored) - 1]
+
+    def new_model():
+        models.append(torch.nn.Identity())
+        return models[-1]
+
+    monkeypatch.setattr(prior, "fit_classifier", fit_classifier)
+    monkeypatch.setattr(prior, "held_out_estimate", held_out_estimate)
+    estimate = prior.estimate_prior(new_model, None, list(range(5)), torch.device("cpu"), 4)
+    assert estimate == pytest.approx(0.6)
+    assert len(models) == 2 and models[0] is not models[1]
+    assert fitted == [(models[0], [1, 3]), (models[1], [0, 2, 4])]
+    assert scored == [(models[0], [0, 2, 4]), (models[1], [1, 3])]
+
+
+def test_too_few_lines_to_hold_out_is_a_clear_error():
+    from runtime import UsageError
+
+    with pytest.raises(UsageError, match="at least 2 training lines"):
+        prior.estimate_prior(torch.nn.Identity, None, [0], torch.device("cpu"), 4)
