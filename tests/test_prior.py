@@ -90,7 +90,7 @@ def test_every_line_is_scored_once_by_a_classifier_that_never_fit_on_it(monkeypa
 
 
 def test_the_estimate_averages_parts_scored_by_classifiers_that_never_fit_on_them(
-        monkeypatch):
+        monkeypatch, caplog):
     fitted, scored, models = [], [], []
 
     def fit_classifier(model, spectral, pairs, *args):
@@ -107,8 +107,10 @@ def test_the_estimate_averages_parts_scored_by_classifiers_that_never_fit_on_the
 
     monkeypatch.setattr(prior, "fit_classifier", fit_classifier)
     monkeypatch.setattr(prior, "held_out_estimate", held_out_estimate)
-    estimate = prior.estimate_prior(new_model, None, list(range(5)), torch.device("cpu"), 4)
+    with caplog.at_level("INFO", logger="pulse"):
+        estimate = prior.estimate_prior(new_model, None, list(range(5)), torch.device("cpu"), 4)
     assert estimate == pytest.approx(0.6)
+    assert "class prior of each held-out part: 0.500 / 0.700" in caplog.text
     assert len(models) == 2 and models[0] is not models[1]
     assert fitted == [(models[0], [1, 3]), (models[1], [0, 2, 4])]
     assert scored == [(models[0], [0, 2, 4]), (models[1], [1, 3])]
