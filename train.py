@@ -55,12 +55,6 @@ def model_config(args: argparse.Namespace) -> dict:
     return {**config, "mask": config["mask"] if args.method == "PU" else None}
 
 
-def saved_model_config(state: dict) -> dict:
-    """A checkpoint's ``model_config``, completed for older checkpoints
-    (``methods.completed_config``)."""
-    return completed_config(state["model_config"])
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
@@ -270,7 +264,7 @@ class Trainer:
     def resume(self, state: dict, path: Path) -> tuple[int, dict, list[dict]]:
         """Restore weights, optimiser and random states from a ``last.pt`` checkpoint;
         returns (first epoch to run, the best epoch so far by each criterion, history)."""
-        if saved_model_config(state) != self.model_config:
+        if completed_config(state["model_config"]) != self.model_config:
             raise UsageError(f"{path} holds a model {state['model_config']}, which differs "
                              f"from the one asked for {self.model_config}; use another --out_dir")
         self.model.load_state_dict(state["model"])
