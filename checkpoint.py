@@ -31,6 +31,11 @@ def atomic(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def jsonable(values: dict) -> dict:
+    """``values`` with paths as strings, for results.json and checkpoints' ``args``."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
 def save(state: dict, path: Path) -> None:
     """Write a checkpoint dict atomically."""
     import torch

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import soundfile as sf
 
+from audio import SAMPLE_RATE
 from checkpoint import atomic
 from dataset import RECORDING_TAG, quote_field
 
 SNR_RANGE_DB = (-5.0, 10.0)
 TEST_NOISE_SHARE = 0.1
 PUBLISHED_WAV_LEN = 50000
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)

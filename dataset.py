@@ -15,13 +15,11 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-SAMPLE_RATE = 16000
+from audio import SAMPLE_RATE, DataError, excerpt_fits, fit_length, read_audio, read_excerpt
+from noise_level import CALIBRATION_S, NoiseProfile, noise_level_gain, noise_profile
+
 TRAIN_FIELDS = 6
 EVAL_FIELDS = 4
-
-
-class DataError(Exception):
-    """A problem with a config line or an audio file, worded for the user."""
 
 
 @dataclass(frozen=True)
@@ -186,76 +184,6 @@ def resolve(config_path: str, root: str | Path | None) -> Path:
     return Path(root, *inner)
 
 
-def _mono_16k(data: np.ndarray, rate: int, path: Path) -> np.ndarray:
-    """(T, channels) samples at ``rate`` -> channel mean at 16 kHz (soxr, very high quality)."""
-    # a matrix product: numpy's mean over a short axis is about 10x slower
-    mono = data @ np.full(data.shape[1], 1 / data.shape[1]) if data.ndim == 2 else data
-    if not np.all(np.isfinite(mono)):
-        raise DataError(f"{path}: audio contains NaN or infinite samples")
-    if rate != SAMPLE_RATE:
-        import soxr  # imported only when needed: most corpora are 16 kHz already
-
-        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="VHQ")
-    return mono
-
-
-def read_audio(path: Path) -> np.ndarray:
-    """A whole file as 16 kHz mono float64."""
-    try:
-        data, rate = sf.read(path, dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, OSError, RuntimeError) as err:
-        raise DataError(f"{path}: cannot read audio ({err})") from None
-    return _mono_16k(data, rate, path)
-
-
-def excerpt_span(start_s: float, num_samples: int, rate: int) -> tuple[int, int]:
-    """(first frame, frame count) at ``rate`` of ``num_samples`` 16 kHz samples from
-    ``start_s`` seconds on."""
-    return math.floor(start_s * rate), math.ceil(num_samples * rate / SAMPLE_RATE)
-
-
-def excerpt_fits(start_s: float, num_samples: int, rate: int, total_frames: int,
-                 short: str = "refuse") -> bool:
-    """Whether a file of ``total_frames`` holds the excerpt (or, unless ``short`` is
-    "refuse", the excerpt starts at 0 s and a short file is padded or looped)."""
-    start, frames = excerpt_span(start_s, num_samples, rate)
-    return start + frames <= total_frames or (short != "refuse" and start == 0)
-
-
-def read_excerpt(path: Path, start_s: float, num_samples: int,
-                 short: str = "refuse") -> np.ndarray:
-    """``num_samples`` samples at 16 kHz from ``start_s`` seconds on, 16 kHz mono float64.
-
-    Only the excerpt is read; a file at another rate is read over the same span
-    in seconds at its own rate, then resampled. A file shorter than the excerpt, read
-    from 0 s, is refused (``short="refuse"``), zero-padded (``"pad"``) or repeated
-    until the excerpt is full (``"loop"``).
-    """
-    try:
-        with sf.SoundFile(path) as f:
-            rate, total = f.samplerate, f.frames
-            start, frames = excerpt_span(start_s, num_samples, rate)
-            if not excerpt_fits(start_s, num_samples, rate, total, short):
-                raise DataError(
-                    f"{path}: needs {frames / rate:.3f} s from {start_s:g} s but the file "
-                    f"lasts {total / rate:.3f} s")
-            f.seek(start)
-            data = f.read(frames, dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, OSError, RuntimeError) as err:
-        raise DataError(f"{path}: cannot read audio ({err})") from None
-    wave = _mono_16k(data, rate, path)
-    if short == "loop" and 0 < len(wave) < num_samples:
-        wave = np.tile(wave, -(-num_samples // len(wave)))
-    return fit_length(wave, num_samples)
-
-
-def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
-    """Zero-pad or truncate to ``num_samples``."""
-    if len(wave) >= num_samples:
-        return wave[:num_samples]
-    return np.pad(wave, (0, num_samples - len(wave)))
-
-
 def standardise(wave: np.ndarray, path: Path, what: str = "noise excerpt") -> np.ndarray:
     """Zero mean, unit standard deviation; ``what`` names the excerpt in the error."""
     centred = wave - wave.mean()
@@ -283,104 +211,52 @@ def mix(speech: np.ndarray, noise: np.ndarray,
 
 @dataclass(frozen=True)
 class Corpus:
-    """Where the datasets of the config files live, and the clip length."""
+    """Where the datasets of the config files live, how they are read, and the noise
+    recordings' ``NoiseProfile``s that recordings lines' noise levels are matched against
+    (``with_noise_profiles``; None: each set's own)."""
 
     clean_root: str | None
     noise_root: str | None
     wav_len: int
+    resampler: str = "soxr"
+    profiles: tuple[NoiseProfile, ...] | None = None
+
+    def excerpt(self, name: str, root: str | None, start_s: float,
+                short: str = "refuse") -> tuple[np.ndarray, Path]:
+        """(``wav_len`` samples of the file a config path names from ``start_s`` on, its
+        path on disk)."""
+        path = resolve(name, root)
+        return read_excerpt(path, start_s, self.wav_len, short, self.resampler), path
+
+    def with_noise_profiles(self, lines: list[Line]) -> Corpus:
+        """This corpus with the profiles of every noise recording ``lines`` name."""
+        return replace(self, profiles=tuple(noise_profiles(lines, self)))
 
 
 def load_parallel(line: ConfigLine, corpus: Corpus) -> tuple[np.ndarray, np.ndarray, float]:
     """(noisy, clean, scale) of one config line, noisy = clean + noise with unit std."""
-    noise_path = resolve(line.noise, corpus.noise_root)
-    clean_path = resolve(line.clean, corpus.clean_root)
-    noise = standardise(read_excerpt(noise_path, line.noise_start_s, corpus.wav_len), noise_path)
-    speech = fit_length(read_audio(clean_path), corpus.wav_len)
+    noise, noise_path = corpus.excerpt(line.noise, corpus.noise_root, line.noise_start_s)
+    noise = standardise(noise, noise_path)
+    speech = fit_length(read_audio(resolve(line.clean, corpus.clean_root), corpus.resampler),
+                        corpus.wav_len)
     speech = speech - speech.mean()
     clean, noise, scale = mix(speech, noise, line.snr_db)
     return clean + noise, clean, scale
 
 
-LEVEL_FRAME = 512
-"""Frame length (samples, hop half of it) of the spectra that estimate noise levels."""
-LEVEL_QUANTILE = 0.1
-"""Low quantile over frames of each frequency bin's power: where speech leaves noise alone."""
-CALIBRATION_S = 30.0
-"""Seconds of a noise recording that its ``noise_profile`` is measured on."""
-
-
-def power_spectra(wave: np.ndarray) -> np.ndarray:
-    """(frames, LEVEL_FRAME // 2 + 1) power spectra of Hann-windowed frames, hop half a frame."""
-    hop = LEVEL_FRAME // 2
-    count = max(1, (len(wave) - LEVEL_FRAME) // hop + 1)
-    frames = np.lib.stride_tricks.sliding_window_view(
-        fit_length(wave, (count - 1) * hop + LEVEL_FRAME), LEVEL_FRAME)[::hop]
-    return np.abs(np.fft.rfft(frames * np.hanning(LEVEL_FRAME), axis=1)) ** 2
-
-
-@dataclass(frozen=True)
-class NoiseProfile:
-    """What the level estimate needs to know of a noise recording: per frequency bin, the
-    log of its ``LEVEL_QUANTILE`` power over frames (the shape of its floor) and its mean
-    power over that quantile; the same ratio for whole frames' power. The ratios say how
-    much louder the noise is on average than in its quiet frames, for its own kind of
-    (possibly non-stationary) noise."""
-
-    log_floor: np.ndarray
-    quantile_to_mean: np.ndarray
-    frame_quantile_to_mean: float
-
-
-def _quantile_to_mean(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(``LEVEL_QUANTILE`` over the first axis, mean over it / that quantile)."""
-    floor = np.maximum(np.quantile(power, LEVEL_QUANTILE, axis=0), 1e-20)
-    return floor, power.mean(0) / floor
-
-
-def noise_profile(noise: np.ndarray) -> NoiseProfile:
-    power = power_spectra(noise)
-    floor, ratio = _quantile_to_mean(power)
-    return NoiseProfile(np.log(floor), ratio, float(_quantile_to_mean(power.sum(1))[1]))
-
-
-def noise_level_gain(noisy: np.ndarray, profiles: list[NoiseProfile]) -> float:
-    """The level (std, at most 1) of the noise inside unit-std ``noisy``, from recordings
-    alone. Two low-quantile estimates of its mean power, each scaled to a mean by the
-    noise recording whose floor has the most similar shape (least mean absolute log
-    difference per bin, the level aside): each bin's ``LEVEL_QUANTILE`` power over frames
-    (speech leaves gaps between harmonics) and whole frames' (speech pauses). Speech only
-    adds power, so the lower of the two is kept. On real ambience it lands within 2 dB of
-    the truth on 6 lines in 10 and runs high where speech leaves few gaps
-    (docs/real-audio.md)."""
-    power = power_spectra(noisy)
-    floor, mean = np.quantile(power, LEVEL_QUANTILE, axis=0), power.mean(0)
-    log_floor = np.log(np.maximum(floor, 1e-20))
-
-    def mismatch(profile: NoiseProfile) -> float:
-        difference = log_floor - profile.log_floor
-        return float(np.mean(np.abs(difference - np.median(difference))))
-
-    best = min(profiles, key=mismatch)
-    by_bin = np.minimum(floor * best.quantile_to_mean, mean).sum()
-    by_frame = np.quantile(power.sum(1), LEVEL_QUANTILE) * best.frame_quantile_to_mean
-    share = min(by_bin, by_frame) / max(mean.sum(), 1e-20)
-    return min(1.0, math.sqrt(share) * float(np.std(noisy)))
-
-
 def load_recordings(line: RecordingLine, corpus: Corpus,
-                    profiles: list[NoiseProfile] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    profiles: tuple[NoiseProfile, ...] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, noise) excerpts of a recordings line at zero mean and unit std; given the
     ``profiles`` of the noise recordings, the noise is brought to the estimated level of
     the noise inside the noisy excerpt (``noise_level_gain``, over the samples the noisy
     recording holds). A noisy recording shorter than a clip is zero-padded, a noise
     recording repeated."""
-    noisy_path = resolve(line.noisy, corpus.clean_root)
-    noise_path = resolve(line.noise, corpus.noise_root)
-    noisy = read_excerpt(noisy_path, line.noisy_start_s, corpus.wav_len, short="pad")
+    noisy, noisy_path = corpus.excerpt(line.noisy, corpus.clean_root, line.noisy_start_s, "pad")
     held = len(np.trim_zeros(noisy, "b")) or len(noisy)
     noisy = standardise(noisy, noisy_path, "noisy excerpt")
-    noise = standardise(read_excerpt(noise_path, line.noise_start_s, corpus.wav_len,
-                                     short="loop"), noise_path)
+    noise, noise_path = corpus.excerpt(line.noise, corpus.noise_root, line.noise_start_s, "loop")
+    noise = standardise(noise, noise_path)
     if profiles is None:
         return noisy, noise
     return noisy, noise * noise_level_gain(noisy[:held], profiles)
@@ -388,8 +264,8 @@ def load_recordings(line: RecordingLine, corpus: Corpus,
 
 def load_extra_noise(line: ConfigLine, corpus: Corpus) -> np.ndarray:
     """The separate noise example of a training line (fields 5-6), unit std."""
-    path = resolve(line.extra_noise, corpus.noise_root)
-    return standardise(read_excerpt(path, line.extra_noise_start_s, corpus.wav_len), path)
+    noise, path = corpus.excerpt(line.extra_noise, corpus.noise_root, line.extra_noise_start_s)
+    return standardise(noise, path)
 
 
 NoiseSpans = dict[str, tuple[float, float]]
@@ -432,7 +308,7 @@ def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
         low, high = spans[name]
         length = round(min(high - low, CALIBRATION_S) * SAMPLE_RATE)
         profiles.append(noise_profile(read_excerpt(resolve(name, corpus.noise_root), low,
-                                                   length, short="loop")))
+                                                   length, "loop", corpus.resampler)))
     return profiles
 
 
@@ -445,8 +321,8 @@ class ExampleSet(Dataset):
     clip's scale, so its level matches the noise inside the noisy clip). A recordings
     line gives its noisy excerpt at unit std and its noise excerpt at unit std or, for
     ``noise_paired``, at the estimated level of the noise inside the noisy excerpt
-    (``load_recordings``), measured against the ``profiles`` of the run's noise recordings
-    (by default, ``noise_profiles`` of its own lines).
+    (``load_recordings``), measured against the corpus's ``profiles`` of the run's noise
+    recordings (without them, ``noise_profiles`` of the set's own lines).
     With ``fresh_noise``, each item's noise example is read at a new random start inside
     the span of its file that the lines read (``noise_spans``), drawn from NumPy's global
     generator (seeded per run and per loader worker), so every epoch hears new noise.
@@ -454,16 +330,16 @@ class ExampleSet(Dataset):
     """
 
     def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean",
-                 fresh_noise: bool = False, profiles: list[NoiseProfile] | None = None):
+                 fresh_noise: bool = False):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
         self.read_spans = noise_spans(lines, corpus.wav_len)
-        self.profiles = profiles
+        self.profiles = corpus.profiles
 
-    def noise_profiles(self) -> list[NoiseProfile]:
-        """The profiles given, or those of this set's own noise recordings; computed once."""
+    def noise_profiles(self) -> tuple[NoiseProfile, ...]:
+        """The corpus's profiles, or those of this set's own noise recordings; computed once."""
         if self.profiles is None:
-            self.profiles = noise_profiles(self.lines, self.corpus)
+            self.profiles = tuple(noise_profiles(self.lines, self.corpus))
         return self.profiles
 
     def __len__(self) -> int:

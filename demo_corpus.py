@@ -19,9 +19,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
+from audio import SAMPLE_RATE
 from create_config_files import AudioFile, make_config_lines, write_config_files
 
-SAMPLE_RATE = 16000
 VERSION = 2
 VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240],
                    [530, 1840, 2480], [570, 840, 2410], [660, 1720, 2410]], dtype=float)

@@ -20,6 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 import checkpoint
+import audio
 import dataset
 import quality
 from methods import Method, build_model, enhance, method_for
@@ -104,7 +105,7 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
                                 "pass --overwrite to replace them")
     written, scores = [], []
     for source, rel in tqdm(jobs, desc="enhancing", disable=quiet or not sys.stderr.isatty()):
-        wave = dataset.read_audio(source)
+        wave = audio.read_audio(source)
         scale = float(wave.std()) or 1.0
         noisy = torch.from_numpy(wave / scale).float().to(device)
         enhanced = enhance_long(model, method, spectral, noisy).cpu().double().numpy() * scale
@@ -115,8 +116,8 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
         target = output_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         with checkpoint.atomic(target) as tmp:
-            sf.write(tmp, enhanced, dataset.SAMPLE_RATE)
-        log.info("%s -> %s (%.1f s, 16 kHz mono)", source, target, len(wave) / dataset.SAMPLE_RATE)
+            sf.write(tmp, enhanced, audio.SAMPLE_RATE)
+        log.info("%s -> %s (%.1f s, 16 kHz mono)", source, target, len(wave) / audio.SAMPLE_RATE)
         written.append(target)
         if dnsmos:
             scores.append({"input": str(source), "output": str(target),

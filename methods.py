@@ -158,8 +158,9 @@ class Method:
     """The layer after each hidden ReLU under each recipe (``--regulariser auto``)."""
     second: Callable[[Namespace], str]
     """What the training set pairs with each noisy clip (see ``dataset.ExampleSet``)."""
-    objective: Callable[[Namespace], Objective]
-    """The training step with the run's resolved options bound, built once per run."""
+    objective: Callable[[Namespace, float], Objective]
+    """The training step with the run's settled options and class prior bound, built once
+    per run."""
     mask: Callable[[torch.Tensor], torch.Tensor]
     """(B, C, F, N) logits -> (B, F, N) mask in [0, 1]."""
     clips_per_line: int = 1
@@ -174,13 +175,13 @@ def _sigmoid_of_first(logits: torch.Tensor) -> torch.Tensor:
 METHODS: dict[str, Method] = {
     "PU": Method(1, 1, {"pulse": "batchnorm", "reference": "dropout"},
                  lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
-                 lambda args: PUObjective(args.prior, args.p, args.risk_norm, args.pu_loss,
-                                          args.mode, args.beta, args.gamma, args.nn_rule),
+                 lambda args, prior: PUObjective(prior, args.p, args.risk_norm, args.pu_loss,
+                                                 args.mode, args.beta, args.gamma, args.nn_rule),
                  _pu_binary_mask, clips_per_line=2, loss_name="risk"),
     "PN": Method(1, 3, {"pulse": "batchnorm", "reference": "batchnorm"}, lambda args: "clean",
-                 lambda args: pn_objective, _sigmoid_of_first),
+                 lambda args, prior: pn_objective, _sigmoid_of_first),
     "MixIT": Method(3, 3, {"pulse": "dropout", "reference": "dropout"}, lambda args: "noise",
-                    lambda args: MixITObjective(args.mixit_scale, args.mixit_loss),
+                    lambda args, prior: MixITObjective(args.mixit_scale, args.mixit_loss),
                     _sigmoid_of_first),
 }
 

@@ -20,9 +20,11 @@ import torch
 import dataset
 import distributed
 import quality
+from audio import RESAMPLERS
 from checkpoint import CheckpointError
 from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
 from methods import INPUT_NORMS, METHODS, PU_MASKS
+from metric import SI_SNR
 from recipes import DEFAULT_PRIOR, DEFAULT_TEST_FNAME, RECIPES
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from spectral import FEATURES
@@ -100,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'reference' makes every choice the reference release makes (binary "
                         "mask, risks over bin counts, unit-std noise examples, Dropout2d for "
                         "PU and MixIT, fp32, noisy training mixtures from fields 5-6, PU "
-                        "batches of shuffled clips, its nn rule and its MixIT loss); 'pulse' "
+                        "batches of shuffled clips, its nn rule, its MixIT loss, one batch "
+                        "order for every epoch, NaN SI-SNR for silent estimates and its "
+                        "resampler); 'pulse' "
                         "makes this project's, chosen on real recordings. Each option it sets "
                         "can still be given; its help names both recipes' values")
     g.add_argument("--prior", type=prior_value, default=None,
@@ -178,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Adam learning rate per process; the rate is this times the process count")
     g.add_argument("--lr_schedule", choices=("constant", "cosine"), default="constant",
                    help="'cosine' decays the rate to 0 over the --epochs of the run, a half cosine")
+    recipe_option(g, "batch_order", ("epoch", "fixed"),
+                  "'epoch' shuffles the training lines anew every epoch; 'fixed' trains on one "
+                  "permutation, drawn from --seed, in every epoch, as the reference release "
+                  "does (its sampler is never told the epoch)")
+    recipe_option(g, "si_snr", tuple(SI_SNR),
+                  "scoring of validation and test clips: 'bounded' keeps SI-SNR within "
+                  "+-100 dB (a silent estimate scores -100 dB); 'reference' is the plain "
+                  "ratio of the reference release, NaN for a silent estimate, so an epoch "
+                  "with one silent validation clip has a NaN mean and is never selected"),
     g.add_argument("--wav_len", type=positive_int, default=50000,
                    help="clip length in samples at 16 kHz")
     g.add_argument("--seed", type=int, default=0, help="random seed")
@@ -199,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "paths are used as written, from the working directory")
     g.add_argument("--noise_path", default=None, metavar="DIR",
                    help="noise dataset folder, used like --clean_path for the noise paths")
+    recipe_option(g, "resampler", tuple(RESAMPLERS),
+                  "how audio files that are not at 16 kHz are resampled: 'soxr' at very high "
+                  "quality, or 'sinc', the reference release's windowed sinc (Hann window, "
+                  "6 zero crossings each side, cut-off at 0.99 of the Nyquist rate)")
     g.add_argument("--noise_excerpts", choices=("fixed", "random"), default="fixed",
                    help="PU and MixIT: read each training line's noise example where its config "
                         "line says ('fixed'), or at a new random start every epoch ('random'), "

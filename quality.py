@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from dataset import SAMPLE_RATE, DataError
+from audio import SAMPLE_RATE, DataError
 
 METRICS = ("pesq", "stoi", "estoi", "dnsmos")
 _PACKAGES = {"pesq": "pesq", "stoi": "pystoi", "estoi": "pystoi", "dnsmos": "speechmos"}

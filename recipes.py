@@ -1,8 +1,10 @@
-"""The two recipes, and the one function that settles every default of a training run.
+"""The two recipes, and the one function that settles every option of a training run.
 
 ``--recipe reference`` makes every choice the reference release makes; ``--recipe pulse``
 (the default) makes this project's, chosen on real recordings (SPEC section 9). An option
-given on the command line overrides its recipe's value.
+given on the command line overrides its recipe's value. ``resolve`` runs once, after
+the training lines are read, and returns the run's ``Options``, which nothing changes
+afterwards.
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ RECIPES: dict[str, dict[str, str]] = {
     "pulse": {"mask": "soft", "risk_norm": "weight", "noise_level": "paired",
               "regulariser": "auto", "precision": "auto", "noisy_fields": "2-3",
               "pu_batches": "paired", "nn_rule": "kiryo", "mixit_loss": "clip",
-              "mixit_scale": "shared", "input_norm": "frequency"},
+              "mixit_scale": "shared", "input_norm": "frequency", "batch_order": "epoch",
+              "si_snr": "bounded", "resampler": "soxr"},
     "reference": {"mask": "binary", "risk_norm": "count", "noise_level": "unit",
                   "regulariser": "auto", "precision": "fp32", "noisy_fields": "5-6",
                   "pu_batches": "shuffled", "nn_rule": "reference", "mixit_loss": "reference",
-                  "mixit_scale": "unit", "input_norm": "none"},
+                  "mixit_scale": "unit", "input_norm": "none", "batch_order": "fixed",
+                  "si_snr": "reference", "resampler": "sinc"},
 }
 """Each recipe's value of every option it sets; ``regulariser auto`` is the method's own
 under the recipe (``methods.Method.regulariser``)."""
@@ -58,31 +62,46 @@ def trains_channels_last(device: torch.device) -> bool:
     return device.type == "cuda" or torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
+class Options(argparse.Namespace):
+    """A training run's options as ``resolve`` settled them: read-only, so every part of
+    the run sees the same values (an attempt to change one raises AttributeError)."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"option {name!r} was settled by recipes.resolve and is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"option {name!r} was settled by recipes.resolve and is read-only")
+
+
 def resolve(args: argparse.Namespace, device: torch.device,
-            trains_on_recordings: bool) -> argparse.Namespace:
-    """Settle every option left unset (None): the recipe's choices, those that depend on the
-    device, and those that depend on the training data. Records the recipe's choices in
-    ``args.recipe_choices`` and the options given explicitly in ``args.overrides``."""
-    recipe = RECIPES[args.recipe]
-    args.overrides = sorted(key for key in RECIPE_OPTIONS if getattr(args, key) is not None)
-    for key in RECIPE_OPTIONS:
-        if getattr(args, key) is None:
-            setattr(args, key, recipe[key])
-    if args.regulariser == "auto":
-        args.regulariser = METHODS[args.method].regulariser[args.recipe]
-    if args.precision == "auto":
-        args.precision = auto_precision(device)[0]
-    if args.channels_last is None:
-        args.channels_last = trains_channels_last(device)
-    if args.prior is None:
-        args.prior = "auto" if trains_on_recordings else DEFAULT_PRIOR
-    if args.test_fname is None and not trains_on_recordings:
-        args.test_fname = DEFAULT_TEST_FNAME
-    args.recipe_choices = {key: getattr(args, key) for key in RECIPE_OPTIONS}
-    return args
+            trains_on_recordings: bool) -> Options:
+    """Every option of a training run settled, ``args`` left as it is: the recipe's choices,
+    those that depend on the device, and those that depend on the training data. The
+    result records the recipe's choices in ``recipe_choices`` and the options given
+    explicitly in ``overrides``. ``prior`` stays ``auto`` only where PU estimates it."""
+    given, recipe = vars(args), RECIPES[args.recipe]
+    settled = {**given, **{key: recipe[key] for key in RECIPE_OPTIONS if given[key] is None}}
+    if settled["regulariser"] == "auto":
+        settled["regulariser"] = METHODS[args.method].regulariser[args.recipe]
+    if settled["precision"] == "auto":
+        settled["precision"] = auto_precision(device)[0]
+    if settled["channels_last"] is None:
+        settled["channels_last"] = trains_channels_last(device)
+    if settled["prior"] is None:
+        settled["prior"] = "auto" if trains_on_recordings else DEFAULT_PRIOR
+    if settled["prior"] == "auto" and args.method != "PU":
+        settled["prior"] = DEFAULT_PRIOR  # unused: only PU has a class prior
+    if settled["test_fname"] is None and not trains_on_recordings:
+        settled["test_fname"] = DEFAULT_TEST_FNAME
+    return Options(**settled, overrides=sorted(key for key in RECIPE_OPTIONS
+                                               if given[key] is not None),
+                   recipe_choices={key: settled[key] for key in RECIPE_OPTIONS})
 
 
-def summary(args: argparse.Namespace, device: torch.device) -> str:
+def summary(args: Options, device: torch.device) -> str:
     """One line for the log: the recipe, its resolved choices, those given explicitly, and
     why the run has its precision."""
     given = f" (given: {', '.join(args.overrides)})" if args.overrides else ""

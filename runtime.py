@@ -1,9 +1,11 @@
-"""Process set-up shared by training and enhancement: device, CPU allocator, logging,
-and the error type for requests that cannot be met."""
+"""Process set-up shared by training and enhancement: device, processes and loader
+workers per machine, CPU allocator, logging, and the error type for requests that cannot
+be met."""
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +26,25 @@ def pick_device(choice: str, launch: distributed.Launch) -> torch.device:
         torch.cuda.set_device(device)
         return device
     return torch.device("cpu")
+
+
+def local_processes() -> int:
+    """Training processes sharing this machine's cores."""
+    for key in ("LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"):
+        value = os.environ.get(key, "").split("(")[0]
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def default_num_workers() -> int:
+    """Loader workers per training process: half its share of the cores, 1 to 8.
+
+    One worker builds about 300 training lines of 3.125 s clips a second on a GPU host's
+    core. For an H100 training the blocks-2 CNN in bf16 (9 ms a step of 8 lines), 4 workers
+    (7.9 ms a batch) barely keep pace and 8 (3.1 ms) leave a margin.
+    """
+    return min(8, max(1, (os.cpu_count() or 2) // (2 * max(1, local_processes()))))
 
 
 def keep_freed_memory() -> None:

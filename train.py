@@ -9,14 +9,10 @@ picks the best model, which is finally scored on the test set. One checkpoint di
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import logging
 import math
 import os
-import platform
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
-from tqdm import tqdm
 
 import checkpoint
 import dataset
@@ -33,12 +28,15 @@ import distributed
 import prior
 import quality
 import recipes
-from checkpoint import atomic
+from checkpoint import jsonable
 from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
                      build_model, completed_config, enhance, logit_scale, method_for)
-from metric import si_snr
+from metric import SI_SNR
 from model import for_inference
-from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
+from recipes import Options
+from report import Scores, draw_figures, progress, summarise_examples, write_metrics, write_reports
+from runtime import (UsageError, default_num_workers, keep_freed_memory, local_processes,
+                     pick_device, setup_logging)
 from spectral import Spectral
 
 log = logging.getLogger("pulse")
@@ -48,7 +46,7 @@ MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regularis
 """Arguments that define a trained model; stored in every checkpoint."""
 
 
-def model_config(args: argparse.Namespace) -> dict:
+def model_config(args: Options) -> dict:
     """The arguments that define the trained network (stored in every checkpoint); ``mask``
     only for PU, the one method with a choice of mask."""
     config = {key: getattr(args, key) for key in MODEL_KEYS}
@@ -70,35 +68,35 @@ def new_run_dir(method: str) -> Path:
     return path
 
 
-def load_lines(args: argparse.Namespace, corpus: dataset.Corpus,
-               device: torch.device) -> dict[str, list[dataset.Line]]:
-    """Every example of the config files, after checking each line's format and every
-    audio file the well-formed lines name: all problems in one message, before training.
+def settle(args: argparse.Namespace, device: torch.device
+           ) -> tuple[Options, dict[str, list[dataset.Line]]]:
+    """The run's options, settled once (``recipes.resolve``), and every example of its
+    config files, after checking each line's format and every audio file the well-formed
+    lines name: all problems in one message, before training.
 
-    The options still unset are settled (``recipes.resolve``) once the training file tells
-    whether the run learns from recordings, which decides the default test set: none for
-    recordings (there is no clean speech to score), else the published VoiceBank one,
-    looked at only if the training file could be read.
+    The options are settled once the training file tells whether the run learns from
+    recordings, which decides the default test set: none for recordings (there is no clean
+    speech to score), else the published VoiceBank one, looked at only if the training
+    file could be read.
     """
     uses_noise_example = args.method != "PN"  # fields 5-6
-    checker = dataset.ConfigChecker(corpus)
+    checker = dataset.ConfigChecker(dataset.Corpus(args.clean_path, args.noise_path, args.wav_len))
     lines = {"train": checker.load(args.train_fname, dataset.TRAIN_FIELDS if uses_noise_example
                                    else dataset.EVAL_FIELDS),
              "val": checker.load(args.val_fname, dataset.EVAL_FIELDS)}
     recordings = bool(lines["train"]) and isinstance(lines["train"][0], dataset.RecordingLine)
-    test_given = args.test_fname is not None
-    recipes.resolve(args, device, recordings)
+    opts = recipes.resolve(args, device, recordings)
     # the default test set only once the training file could tell whether it is needed
-    wanted = test_given or (args.test_fname is not None and bool(lines["train"]))
-    lines["test"] = checker.load(args.test_fname, dataset.EVAL_FIELDS) if wanted else []
+    wanted = args.test_fname is not None or (opts.test_fname is not None and bool(lines["train"]))
+    lines["test"] = checker.load(opts.test_fname, dataset.EVAL_FIELDS) if wanted else []
     checker.raise_problems()
-    if recordings and args.method == "PN":
-        raise UsageError(f"--method PN learns from clean speech, and {args.train_fname} holds "
+    if recordings and opts.method == "PN":
+        raise UsageError(f"--method PN learns from clean speech, and {opts.train_fname} holds "
                          "recordings (REC lines) without any; use --method PU or MixIT")
     if lines["test"] and isinstance(lines["test"][0], dataset.RecordingLine):
-        raise UsageError(f"{args.test_fname} holds recordings: a test set needs clean speech "
+        raise UsageError(f"{opts.test_fname} holds recordings: a test set needs clean speech "
                          "to score; judge recordings with --enhance and --metrics dnsmos")
-    return lines
+    return opts, lines
 
 
 # ---------------------------------------------------------------- training and evaluation
@@ -106,8 +104,10 @@ def load_lines(args: argparse.Namespace, corpus: dataset.Corpus,
 class Trainer:
     """One process's share of training, validation and test."""
 
-    def __init__(self, args: argparse.Namespace, launch: distributed.Launch, device: torch.device):
+    def __init__(self, args: Options, launch: distributed.Launch, device: torch.device,
+                 prior_value: float):
         self.args, self.launch, self.device = args, launch, device
+        self.prior = prior_value
         self.spectral = Spectral(args.frame_len, args.feature)
         self.model_config = model_config(args)
         self.method: Method = method_for(self.model_config)
@@ -122,12 +122,14 @@ class Trainer:
                 self.model, device_ids=[device.index] if device.type == "cuda" else None)
         if args.compile:
             self.train_model = torch.compile(self.train_model, mode=args.compile)
-        self.objective: Objective = self.method.objective(args)
+        self.objective: Objective = self.method.objective(args, prior_value)
         self.base_lr = args.lr_per_GPU * launch.world_size
         self.lr_schedule, self.epochs = args.lr_schedule, args.epochs
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.base_lr)
         self.bf16 = args.precision == "bf16"
         self.shuffled_clips = args.method == "PU" and args.pu_batches == "shuffled"
+        self.reshuffles = args.batch_order == "epoch"
+        self.si_snr = SI_SNR[args.si_snr]
         workers = loader_workers(args)
         self.loader_options = dict(num_workers=workers, pin_memory=device.type == "cuda",
                                    persistent_workers=workers > 0)
@@ -141,7 +143,8 @@ class Trainer:
 
     def train_loader(self, data: dataset.ExampleSet) -> tuple[DataLoader, DistributedSampler]:
         """Batches of ``--batch_size`` clips: the clips of whole lines, or (``--pu_batches
-        shuffled``) clips drawn from both PU classes shuffled together."""
+        shuffled``) clips drawn from both PU classes shuffled together. The sampler's
+        permutation is drawn from ``--seed`` and the epoch it is set to (``run_epochs``)."""
         items: Dataset = data
         per_batch = max(1, self.args.batch_size // self.method.clips_per_line)
         if self.shuffled_clips:
@@ -203,7 +206,7 @@ class Trainer:
             clean = clean.to(self.device, non_blocking=True)
             with self.autocast():
                 estimate = enhance(model, self.method, self.spectral, noisy)
-            before, after = si_snr(noisy, clean), si_snr(estimate, clean)
+            before, after = self.si_snr(noisy, clean), self.si_snr(estimate, clean)
             total[0] += (after - before).sum()
             total[1] += len(noisy)
             if keep_examples:
@@ -280,9 +283,9 @@ class Trainer:
 
     def checkpoint(self, epoch: int, best_by: dict, history: list[dict]) -> dict:
         return {"model": self.model.state_dict(), "model_config": self.model_config,
-                "mask_scale": self.mask_scale,
+                "mask_scale": self.mask_scale, "prior": self.prior,
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_by": best_by,
-                "history": history, "args": _jsonable(vars(self.args)),
+                "history": history, "args": jsonable(vars(self.args)),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
                         "torch": torch.get_rng_state()}}
 
@@ -294,26 +297,7 @@ def learning_rate(base: float, schedule: str, progress: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def local_processes() -> int:
-    """Training processes sharing this machine's cores."""
-    for key in ("LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"):
-        value = os.environ.get(key, "").split("(")[0]
-        if value.isdigit():
-            return int(value)
-    return 1
-
-
-def default_num_workers() -> int:
-    """Loader workers per training process: half its share of the cores, 1 to 8.
-
-    One worker builds about 300 training lines of 3.125 s clips a second on a GPU host's
-    core. For an H100 training the blocks-2 CNN in bf16 (9 ms a step of 8 lines), 4 workers
-    (7.9 ms a batch) barely keep pace and 8 (3.1 ms) leave a margin.
-    """
-    return min(8, max(1, (os.cpu_count() or 2) // (2 * max(1, local_processes()))))
-
-
-def loader_workers(args: argparse.Namespace) -> int:
+def loader_workers(args: Options) -> int:
     """``--num_workers``, or the default for this machine."""
     return default_num_workers() if args.num_workers is None else args.num_workers
 
@@ -322,10 +306,6 @@ def _seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2 ** 32
     random.seed(seed)
     np.random.seed(seed)
-
-
-def _jsonable(values: dict) -> dict:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
 
 
 CRITERIA = {"val_si_snri_db": "validation SI-SNRi (needs clean speech)",
@@ -342,7 +322,7 @@ def improves(criterion: str, value: float, best: dict | None) -> bool:
     return value > best["value"] if criterion == "val_si_snri_db" else value < best["value"]
 
 
-def selection_criteria(args: argparse.Namespace, val_lines: list[dataset.Line]) -> list[str]:
+def selection_criteria(args: Options, val_lines: list[dataset.Line]) -> list[str]:
     """The criteria the validation set allows, the one that selects the model first."""
     has_clean = isinstance(val_lines[0], dataset.ConfigLine)
     has_noise = not has_clean or all(line.extra_noise is not None for line in val_lines)
@@ -358,100 +338,20 @@ def selection_criteria(args: argparse.Namespace, val_lines: list[dataset.Line]) 
     return chosen + [name for name in available if name != chosen[0]]
 
 
-def write_metrics(path: Path, history: list[dict]) -> None:
-    """Rewrite the per-epoch CSV from the run's history (atomic, so resumes stay exact)."""
-    with atomic(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in history
-                                                                 for k in row)))
-        writer.writeheader()
-        writer.writerows(history)
-
-
-PROGRESS_EVERY_S = 15.0
-"""Seconds between progress lines when stderr is not a terminal (CI, nohup, notebooks)."""
-
-
-def progress(iterable, desc: str, quiet: bool):
-    """A progress bar on an interactive terminal; elsewhere a logged line with the rate and
-    the time left every ``PROGRESS_EVERY_S`` seconds. Nothing when ``quiet``."""
-    if quiet or sys.stderr.isatty():
-        yield from tqdm(iterable, desc=desc, leave=False, disable=quiet)
-        return
-    total = len(iterable) if hasattr(iterable, "__len__") else None
-    started = last = time.monotonic()
-    for done, item in enumerate(iterable, 1):
-        yield item
-        now = time.monotonic()
-        if now - last >= PROGRESS_EVERY_S:
-            last = now
-            rate = done / (now - started)
-            left = f", {(total - done) / rate:.0f} s left" if total else ""
-            log.info("%s: %d/%s batches, %.2f batches/s%s", desc, done, total or "?", rate, left)
-
-
-def write_examples(path: Path, lines: list[dataset.ConfigLine], examples: list[dict]) -> None:
-    """test_examples.csv: one row per test line with its scores."""
-    extra = [key for key in examples[0]
-             if key not in ("index", "input_si_snr_db", "output_si_snr_db")]
-    with atomic(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["line", "clean", "noise", "snr_db", "input_si_snr_db",
-                         "output_si_snr_db", "si_snri_db", *extra])
-        for row in examples:
-            line = lines[row["index"]]
-            before, after = row["input_si_snr_db"], row["output_si_snr_db"]
-            writer.writerow([line.origin, line.clean, line.noise, line.snr_db, f"{before:.4f}",
-                             f"{after:.4f}", f"{after - before:.4f}",
-                             *(f"{row[key]:.4f}" for key in extra)])
-
-
-def summarise_examples(examples: list[dict]) -> dict:
-    """Mean, median and central 95 % interval of the SI-SNRi; means of --metrics over the
-    examples that could be scored, and how many could not (``unscored``)."""
-    improvements = np.array([r["output_si_snr_db"] - r["input_si_snr_db"] for r in examples])
-    summary = {"si_snri_db": {"mean": float(improvements.mean()),
-                              "median": float(np.median(improvements)),
-                              "interval_95": [float(v) for v in
-                                              np.percentile(improvements, [2.5, 97.5])]}}
-    unscored = {}
-    for key in examples[0]:
-        if key not in ("index", "input_si_snr_db", "output_si_snr_db"):
-            values = np.array([r[key] for r in examples], dtype=float)
-            finite = np.isfinite(values)
-            summary[key] = float(values[finite].mean()) if finite.any() else math.nan
-            if not finite.all():
-                unscored[key] = int((~finite).sum())
-    if unscored:
-        summary["unscored"] = unscored
-        log.warning("examples that could not be scored (silent or too short): %s", unscored)
-    return summary
-
-
-def settle_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
-                 last_path: Path, device: torch.device,
-                 profiles: list[dataset.NoiseProfile] | None = None) -> bool:
-    """Turn ``--prior auto`` into a number; returns whether it was estimated (PU only; the
-    other methods use no prior). Under ``--risk_norm count`` the estimate is the plain share
-    of noise bins, under ``weight`` their |X|**p-weighted share: the prior each risk means."""
+def class_prior(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
+                last_path: Path, device: torch.device) -> float:
+    """The class prior the run trains with: ``--prior`` as settled, or under ``--prior
+    auto`` (PU) the estimate a resumed run made or a new one (see ``prior.py``), averaged
+    over processes so that every one trains with the same prior. Under ``--risk_norm
+    count`` the estimate is the plain share of noise bins, under ``weight`` their
+    |X|**p-weighted share: the prior each risk means."""
     if args.prior != "auto":
-        return False
-    if args.method != "PU":
-        args.prior = recipes.DEFAULT_PRIOR
-        return False
-    args.prior = estimated_prior(args, lines, corpus, last_path, device, profiles)
-    return True
-
-
-def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
-                    last_path: Path, device: torch.device,
-                    profiles: list[dataset.NoiseProfile] | None = None) -> float:
-    """``--prior auto``: the estimate a resumed run made, or a new one (see ``prior.py``),
-    averaged over processes so that every one trains with the same prior."""
+        return args.prior
     if last_path.exists():
-        return checkpoint.load(last_path)["args"]["prior"]
+        state = checkpoint.load(last_path)
+        return state.get("prior", state["args"]["prior"])  # before "prior": args held it
     seed_everything(args.seed)
-    pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args),
-                               profiles=profiles)
+    pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args))
     started = time.time()
     value = prior.estimate_prior(
         lambda: build_model(model_config(args)), Spectral(args.frame_len, args.feature), pairs,
@@ -462,28 +362,6 @@ def estimated_prior(args: argparse.Namespace, lines: list[dataset.Line], corpus:
     log.info("class prior estimated from the training data: %.3f (%.1f s)", estimate,
              time.time() - started)
     return estimate
-
-
-def draw_figures(out_dir: Path, trainer: "Trainer", examples: dataset.ExampleSet,
-                 count: int = 3) -> None:
-    """training_curves.png, and example_K.png for the first examples of ``examples`` (the
-    test set, or the validation recordings of a run without one)."""
-    import plots
-
-    plots.plot_curves(out_dir / "metrics.csv", out_dir / "training_curves.png")
-    spectral, model = trainer.spectral, trainer.inference_model()
-    for k in range(min(count, len(examples))):
-        noisy, second = (x[None].to(trainer.device) for x in examples[k])
-        with torch.no_grad():
-            spec = spectral.stft(noisy)
-            mask = trainer.method.mask(model(spectral.feature_of(spec.abs())).float())
-        second_name = ("noise recording" if isinstance(examples.lines[k], dataset.RecordingLine)
-                       else "clean")
-        panels = {"noisy": spec.abs(), second_name: spectral.stft(second).abs(),
-                  "enhanced": (mask * spec).abs(), "mask": mask}
-        plots.plot_example({name: value[0].cpu().numpy() for name, value in panels.items()},
-                           f"{examples.lines[k].origin} ({trainer.args.method})",
-                           out_dir / f"example_{k + 1}.png", spectral.hop / dataset.SAMPLE_RATE)
 
 
 def start_process(args: argparse.Namespace) -> tuple[distributed.Launch, torch.device]:
@@ -506,48 +384,49 @@ def start_process(args: argparse.Namespace) -> tuple[distributed.Launch, torch.d
     return launch, device
 
 
-def open_run_dir(args: argparse.Namespace, launch: distributed.Launch) -> Path:
-    """The run's folder (``--out_dir`` or a new one), with ``train.log`` from now on."""
+def open_run_dir(args: Options, launch: distributed.Launch) -> Path:
+    """The run's folder (``--out_dir`` or a new one), with ``train.log`` from now on. A
+    folder holding another run's ``best.pt`` and no ``last.pt`` to resume is refused: a
+    run that selects no epoch would leave that stale model behind as its own."""
     out_dir = args.out_dir or new_run_dir(args.method)
+    if (out_dir / "best.pt").exists() and not (out_dir / "last.pt").exists():
+        raise UsageError(f"{out_dir} holds a best.pt but no last.pt to resume from: the output "
+                         "of another run; give another --out_dir or move it away")
     if launch.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         setup_logging(True, out_dir / "train.log")
     return out_dir
 
 
-def build_trainer(args: argparse.Namespace, launch: distributed.Launch,
-                  device: torch.device) -> Trainer:
+def build_trainer(args: Options, launch: distributed.Launch, device: torch.device,
+                  prior_value: float) -> Trainer:
     """The Trainer, its weights drawn from ``--seed``; afterwards each rank draws its own."""
     seed_everything(args.seed)
     if args.fix_seed:
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
         torch.backends.cudnn.benchmark = True
-    trainer = Trainer(args, launch, device)
+    trainer = Trainer(args, launch, device, prior_value)
     seed_everything(args.seed + launch.rank)
     return trainer
 
 
-def training_set(args: argparse.Namespace, lines: list[dataset.Line], corpus: dataset.Corpus,
-                 method: Method, profiles: list[dataset.NoiseProfile] | None = None
-                 ) -> dataset.ExampleSet:
+def training_set(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
+                 method: Method) -> dataset.ExampleSet:
     """The training pairs: fields swapped under ``--noisy_fields 5-6`` (PU and MixIT), noise
     excerpts drawn afresh under ``--noise_excerpts random``."""
     if args.method != "PN" and args.noisy_fields == "5-6":
         lines = dataset.with_noise_fields_swapped(lines)
     return dataset.ExampleSet(lines, corpus, method.second(args),
-                              fresh_noise=args.noise_excerpts == "random", profiles=profiles)
+                              fresh_noise=args.noise_excerpts == "random")
 
 
-def validation_loaders(args: argparse.Namespace, trainer: Trainer, lines: list[dataset.Line],
-                       corpus: dataset.Corpus,
-                       profiles: list[dataset.NoiseProfile] | None = None
-                       ) -> tuple[list[str], dict[str, DataLoader]]:
+def validation_loaders(args: Options, trainer: Trainer, lines: list[dataset.Line],
+                       corpus: dataset.Corpus) -> tuple[list[str], dict[str, DataLoader]]:
     """The selection criteria (the deciding one first) and a loader for each."""
     criteria = selection_criteria(args, lines)
     sets = {"val_si_snri_db": dataset.ExampleSet(lines, corpus),
-            "val_loss": dataset.ExampleSet(lines, corpus, trainer.method.second(args),
-                                           profiles=profiles)}
+            "val_loss": dataset.ExampleSet(lines, corpus, trainer.method.second(args))}
     return criteria, {name: trainer.eval_loader(sets[name]) for name in criteria}
 
 
@@ -583,7 +462,9 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
     clips = len(loader.dataset) * (1 if trainer.shuffled_clips else trainer.method.clips_per_line)
     for epoch in range(run.next_epoch, trainer.epochs + 1):
         started = time.time()
-        sampler.set_epoch(epoch)
+        # --batch_order fixed: the one permutation the reference trains on (its sampler
+        # never has set_epoch called, so every epoch is epoch 0)
+        sampler.set_epoch(epoch if trainer.reshuffles else 0)
         train_loss = trainer.train_epoch(loader, epoch)
         train_seconds = time.time() - started
         row = {"epoch": epoch, "train_loss": train_loss}
@@ -620,32 +501,28 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
         run.next_epoch = epoch + 1
 
 
-@dataclass
-class Scores:
-    """What the selected model scored: results.json's content and the per-example rows."""
-
-    results: dict
-    test_examples: list[dict] = field(default_factory=list)
-    val_examples: list[dict] = field(default_factory=list)
-
-
-def score_selected(args: argparse.Namespace, trainer: Trainer, run: Progress,
-                   criteria: list[str], test_set: dataset.ExampleSet | None,
-                   val_loaders: dict[str, DataLoader], estimated_prior_used: bool) -> Scores:
+def score_selected(args: Options, trainer: Trainer, run: Progress, criteria: list[str],
+                   test_set: dataset.ExampleSet | None,
+                   val_loaders: dict[str, DataLoader]) -> Scores:
     """Load the epoch the deciding criterion chose and score it on the test set (and with
     ``--metrics`` on the validation set); also score what the other criterion chose."""
     if criteria[0] not in run.best_by:
-        raise FloatingPointError(f"no epoch gave a finite {CRITERIA[criteria[0]]}")
+        silent = (" (under --si_snr reference one silent estimate makes an epoch's mean NaN, "
+                  "and such an epoch is never selected, as in the reference release)"
+                  if criteria[0] == "val_si_snri_db" and args.si_snr == "reference" else "")
+        raise FloatingPointError(f"no epoch can be selected: no epoch gave a finite "
+                                 f"{CRITERIA[criteria[0]]}{silent}; no best.pt was written")
     best = run.best_by[criteria[0]]
     results = {"method": args.method, "recipe": args.recipe,
                "recipe_choices": args.recipe_choices, "overrides": args.overrides,
                "best_epoch": best["epoch"],
-               "prior": ({"value": args.prior, "estimated": estimated_prior_used}
+               "prior": ({"value": trainer.prior, "estimated": args.prior == "auto"}
                          if args.method == "PU" else None),
                "selection": {"criterion": criteria[0], "value": best["value"],
                              "epoch": best["epoch"]},
                **{name: run.best_by[name]["value"] for name in criteria if name in run.best_by}}
     results["val_si_snri_db"] = best["value"] if criteria[0] == "val_si_snri_db" else None
+    results.update({"world_size": trainer.launch.world_size, "device": str(trainer.device)})
     scores = Scores(results)
     if test_set is not None:
         test_loader = trainer.eval_loader(test_set)
@@ -668,68 +545,41 @@ def score_selected(args: argparse.Namespace, trainer: Trainer, run: Progress,
     return scores
 
 
-def write_reports(args: argparse.Namespace, trainer: Trainer, scores: Scores,
-                  lines: dict[str, list[dataset.Line]], figure_set: dataset.ExampleSet,
-                  out_dir: Path) -> None:
-    """results.json, the per-example CSV files and the figures; the final lines on stdout."""
-    results = scores.results
-    if scores.test_examples:
-        write_examples(out_dir / "test_examples.csv", lines["test"], scores.test_examples)
-    if scores.val_examples:
-        write_examples(out_dir / "val_examples.csv", lines["val"], scores.val_examples)
-    results.update({"world_size": trainer.launch.world_size, "device": str(trainer.device),
-                    "seed": args.seed,
-                    "versions": {"python": platform.python_version(),
-                                 "torch": torch.__version__, "numpy": np.__version__},
-                    "args": _jsonable(vars(args))})
-    with atomic(out_dir / "results.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-    draw_figures(out_dir, trainer, figure_set)
-    selection = results["selection"]
-    log.info("best epoch %d by %s; results in %s", selection["epoch"], selection["criterion"],
-             out_dir)
-    if results["val_si_snri_db"] is not None:
-        print(f"validation SI-SNRi: {results['val_si_snri_db']:.4f} dB")
-    else:
-        print(f"validation {trainer.method.loss_name}: {selection['value']:.4f}")
-    if "test_si_snri_db" in results:
-        print(f"test SI-SNRi: {results['test_si_snri_db']:.4f} dB", flush=True)
-
-
 def train(args: argparse.Namespace) -> int:
     """Train, select and test as ``args`` asks; returns the exit status."""
     launch, device = start_process(args)
     quality.require(args.metrics)
-    corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
-    lines = load_lines(args, corpus, device)
+    opts, lines = settle(args, device)
     log.info("config files: %d training, %d validation, %d test examples; all files checked",
              *(len(lines[s]) for s in ("train", "val", "test")))
-    choices = recipes.summary(args, device)
-    if args.check_only:
+    choices = recipes.summary(opts, device)
+    if opts.check_only:
         log.info(choices)
         distributed.shutdown()
         return 0
-    out_dir = open_run_dir(args, launch)
+    out_dir = open_run_dir(opts, launch)
     log.info(choices)
     # the noise level of a recordings line's noise example is matched against every noise
     # recording of the run, the validation files' too (none for published-format lines)
-    profiles = dataset.noise_profiles(lines["train"] + lines["val"], corpus)
-    estimated = settle_prior(args, lines["train"], corpus, out_dir / "last.pt", device, profiles)
-    trainer = build_trainer(args, launch, device)
-    loader, sampler = trainer.train_loader(training_set(args, lines["train"], corpus,
-                                                        trainer.method, profiles))
-    criteria, val_loaders = validation_loaders(args, trainer, lines["val"], corpus, profiles)
+    corpus = dataset.Corpus(opts.clean_path, opts.noise_path, opts.wav_len,
+                            opts.resampler).with_noise_profiles(lines["train"] + lines["val"])
+    trainer = build_trainer(opts, launch, device,
+                            class_prior(opts, lines["train"], corpus, out_dir / "last.pt", device))
+    loader, sampler = trainer.train_loader(training_set(opts, lines["train"], corpus,
+                                                        trainer.method))
+    criteria, val_loaders = validation_loaders(opts, trainer, lines["val"], corpus)
     run = restore_progress(trainer, out_dir, device)
     log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
-             "in %s", args.method, device, launch.world_size, trainer.base_lr,
+             "in %s", opts.method, device, launch.world_size, trainer.base_lr,
              sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
     run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
     test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
-    scores = score_selected(args, trainer, run, criteria, test_set, val_loaders, estimated)
+    scores = score_selected(opts, trainer, run, criteria, test_set, val_loaders)
     if launch.is_main:
-        figure_set = test_set or dataset.ExampleSet(lines["val"], corpus,
-                                                    trainer.method.second(args), profiles=profiles)
-        write_reports(args, trainer, scores, lines, figure_set, out_dir)
+        write_reports(opts, scores, lines, out_dir, trainer.method.loss_name)
+        draw_figures(out_dir, trainer.inference_model(), trainer.method, trainer.spectral,
+                     test_set or dataset.ExampleSet(lines["val"], corpus,
+                                                    trainer.method.second(opts)), opts.method)
     del trainer, loader, val_loaders
     distributed.shutdown()
     return 0

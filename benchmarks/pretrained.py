@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import audio  # noqa: E402
 import dataset  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 
@@ -79,7 +80,7 @@ class Enhancer:
             self.close(state)
         return frames[delay:delay + len(wave)] / self.input_scale
 
-    def enhance(self, wave: np.ndarray, rate: int = dataset.SAMPLE_RATE) -> np.ndarray:
+    def enhance(self, wave: np.ndarray, rate: int = audio.SAMPLE_RATE) -> np.ndarray:
         """(T,) waveform at ``rate`` → its enhanced (T,) waveform, presented at
         ``INPUT_RMS`` and warmed up on the mirrored first ``WARMUP_S`` seconds."""
         import soxr

@@ -102,15 +102,14 @@ def main() -> None:
     corpus_dir = build_corpus(args.data.resolve())
     os.chdir(corpus_dir)
     keep_freed_memory()
-    run = pulse.parse_args([*SETTINGS, "--precision", args.precision, "--train_fname",
-                            config(corpus_dir, args.protocol, "train"), "--val_fname",
-                            config(corpus_dir, args.protocol, "val"), "--test_fname",
-                            config(corpus_dir, args.protocol, "test")])
     device = torch.device("cpu")
-    corpus = dataset.Corpus(None, None, run.wav_len)
-    lines = train.load_lines(run, corpus, device)
-    run.prior = 0.6
-    trainer = train.build_trainer(run, distributed.Launch(), device)
+    run, lines = train.settle(pulse.parse_args([
+        *SETTINGS, "--precision", args.precision, "--train_fname",
+        config(corpus_dir, args.protocol, "train"), "--val_fname",
+        config(corpus_dir, args.protocol, "val"), "--test_fname",
+        config(corpus_dir, args.protocol, "test")]), device)
+    corpus = dataset.Corpus(None, None, run.wav_len, run.resampler)
+    trainer = train.build_trainer(run, distributed.Launch(), device, run.prior)
     examples = train.training_set(run, lines["train"], corpus, trainer.method)
     loader, sampler = trainer.train_loader(examples)
     _, val_loaders = train.validation_loaders(run, trainer, lines["val"], corpus)

@@ -51,6 +51,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import audio  # noqa: E402
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.pretrained import ANCHORS, anchor_si_snri  # noqa: E402
@@ -117,7 +118,7 @@ def decode_ambience(deb: Path, out: Path) -> list[Path]:
                     source = Path(tmp) / Path(name).name
                     source.write_bytes(archive.read(name))
                     path = out / f"{Path(name).parent.name}_{Path(name).stem}.wav"
-                    sf.write(path, dataset.read_audio(source), 16000, subtype="FLOAT")
+                    sf.write(path, audio.read_audio(source), 16000, subtype="FLOAT")
                     paths.append(path)
     return paths
 

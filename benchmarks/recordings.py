@@ -115,10 +115,9 @@ def level_errors(recordings: Path, lines: list[dataset.ConfigLine],
     here = os.getcwd()
     os.chdir(recordings)
     try:
-        rec_corpus = dataset.Corpus(None, None, corpus.wav_len)
-        pairs = dataset.ExampleSet(rec_lines, rec_corpus, "noise_paired",
-                                   profiles=dataset.noise_profiles(rec_lines + val_lines,
-                                                                   rec_corpus))
+        rec_corpus = dataset.Corpus(None, None, corpus.wav_len).with_noise_profiles(
+            rec_lines + val_lines)
+        pairs = dataset.ExampleSet(rec_lines, rec_corpus, "noise_paired")
         levels = [pairs[i][1].std().item() for i in range(len(rec_lines))]
     finally:
         os.chdir(here)

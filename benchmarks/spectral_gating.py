@@ -17,6 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import audio  # noqa: E402
 import dataset  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 
@@ -32,12 +33,12 @@ def gating_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
     for line in lines:
         noisy, clean, scale = dataset.load_parallel(line, corpus)
         if noise_clip_s is None:
-            gated = noisereduce.reduce_noise(y=noisy, sr=dataset.SAMPLE_RATE, stationary=False)
+            gated = noisereduce.reduce_noise(y=noisy, sr=audio.SAMPLE_RATE, stationary=False)
         else:
             noise_file = dataset.resolve(line.noise, corpus.noise_root)
-            clip = dataset.read_excerpt(noise_file, 0.0, int(noise_clip_s * dataset.SAMPLE_RATE))
+            clip = audio.read_excerpt(noise_file, 0.0, int(noise_clip_s * audio.SAMPLE_RATE))
             clip = dataset.standardise(clip, noise_file) / scale
-            gated = noisereduce.reduce_noise(y=noisy, sr=dataset.SAMPLE_RATE, y_noise=clip,
+            gated = noisereduce.reduce_noise(y=noisy, sr=audio.SAMPLE_RATE, y_noise=clip,
                                              stationary=True)
         improvements.append(si_snr_improvement(*(torch.from_numpy(x[None])
                                                  for x in (gated, noisy, clean))).item())

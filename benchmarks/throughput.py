@@ -40,7 +40,7 @@ from model import build_cnn, for_inference  # noqa: E402
 from pulse import COMPILE_MODES  # noqa: E402
 from recipes import trains_channels_last  # noqa: E402
 from runtime import keep_freed_memory  # noqa: E402
-from train import default_num_workers  # noqa: E402
+from runtime import default_num_workers  # noqa: E402
 from spectral import Spectral  # noqa: E402
 
 

@@ -29,6 +29,15 @@ def pink_noise(rng: np.random.Generator, length: int) -> np.ndarray:
     return 0.3 * wave / np.abs(wave).max()
 
 
+def speech_in(noise: np.ndarray, snr_db: float) -> tuple[np.ndarray, float]:
+    """(unit-std mixture of 3 s of real speech, with its pauses, and ``noise`` at ``snr_db``,
+    the true std of the noise inside it)."""
+    speech = real_speech()[:48000]
+    inside = noise * np.linalg.norm(speech) / np.linalg.norm(noise) / 10 ** (snr_db / 20)
+    noisy = speech + inside
+    return noisy / noisy.std(), inside.std() / noisy.std()
+
+
 def hum(rng: np.random.Generator, length: int) -> np.ndarray:
     t = np.arange(length) / 16000
     wave = sum(np.sin(2 * np.pi * 50 * k * t) / k for k in range(1, 8))

@@ -7,7 +7,8 @@ import torch
 from hypothesis import given, strategies as st
 
 import dataset
-from conftest import hum, pink_noise, real_speech
+from conftest import hum, pink_noise, real_speech, speech_in
+from noise_level import noise_level_gain
 
 
 def test_parse_training_and_eval_lines():
@@ -65,13 +66,10 @@ def test_resolve_without_a_dataset_folder_keeps_the_path_as_written():
     assert dataset.resolve("s.wav", None) == dataset.Path("s.wav")
 
 
-def _write_pair(tmp_path, noise_rate=16000, channels=1):
+def _write_pair(tmp_path):
     rng = np.random.default_rng(0)
     sf.write(tmp_path / "s.wav", real_speech(), 16000)
-    noise = pink_noise(rng, int(6 * noise_rate))
-    if channels > 1:
-        noise = np.stack([noise, 0.5 * noise], axis=1)
-    sf.write(tmp_path / "n.wav", noise, noise_rate)
+    sf.write(tmp_path / "n.wav", pink_noise(rng, 6 * 16000), 16000)
 
 
 @pytest.mark.parametrize("snr_db", [-5.0, 0.0, 7.3])
@@ -85,33 +83,6 @@ def test_mixing_hits_the_requested_snr(tmp_path, snr_db):
     assert abs(noise.mean()) < 1e-9
 
 
-def test_excerpt_of_a_48k_stereo_file_is_resampled(tmp_path):
-    _write_pair(tmp_path, noise_rate=48000, channels=2)
-    excerpt = dataset.read_excerpt(tmp_path / "n.wav", 2.0, 16000)
-    assert excerpt.shape == (16000,)
-    stereo, rate = sf.read(tmp_path / "n.wav", start=96000, frames=48000)
-    expected = stereo.mean(axis=1)[::3]
-    assert np.corrcoef(excerpt[100:-100], expected[100:-100])[0, 1] > 0.9
-
-
-@pytest.mark.parametrize("rate", [44100, 48000, 8000])
-def test_resampling_is_accurate(tmp_path, rate):
-    """Tones below both Nyquist limits come out at 16 kHz within -100 dB of the exact ones (resample_poly: -60 to -64 dB)."""
-    tones = lambda t: 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 3100 * t)  # noqa: E731
-    sf.write(tmp_path / "t.wav", tones(np.arange(2 * rate) / rate), rate, subtype="FLOAT")
-    wave = dataset.read_audio(tmp_path / "t.wav")
-    exact = tones(np.arange(len(wave)) / 16000)
-    inner = slice(800, -800)  # away from the edges' filter transients
-    error = np.sum((wave[inner] - exact[inner]) ** 2) / np.sum(exact[inner] ** 2)
-    assert len(wave) == 32000 and 10 * np.log10(error) < -100
-
-
-def test_noise_too_short_is_a_clear_error(tmp_path):
-    _write_pair(tmp_path)
-    with pytest.raises(dataset.DataError, match="lasts 6.000 s"):
-        dataset.read_excerpt(tmp_path / "n.wav", 5.5, 16000)
-
-
 def test_paired_noise_matches_the_level_inside_the_noisy_clip(tmp_path):
     _write_pair(tmp_path)
     line = dataset.parse_line("d/s.wav d/n.wav 0.5 10 d/n.wav 3", "t:1", dataset.TRAIN_FIELDS)
@@ -123,48 +94,12 @@ def test_paired_noise_matches_the_level_inside_the_noisy_clip(tmp_path):
     assert unit.std().item() == pytest.approx(1.0, rel=1e-4)
 
 
-def _speech_in(noise: np.ndarray, snr_db: float) -> tuple[np.ndarray, float]:
-    """(unit-std mixture of real speech, with its pauses, and ``noise`` at ``snr_db``, the
-    true std of the noise inside it)."""
-    speech = real_speech()[:48000]
-    inside = noise * np.linalg.norm(speech) / np.linalg.norm(noise) / 10 ** (snr_db / 20)
-    noisy = speech + inside
-    return noisy / noisy.std(), inside.std() / noisy.std()
-
-
-def _am(noise: np.ndarray, rate_hz: float = 0.7) -> np.ndarray:
-    """``noise`` whose amplitude swings 20 dB, ``rate_hz`` times a second."""
-    t = np.arange(len(noise)) / 16000
-    return noise * 10 ** (np.sin(2 * np.pi * rate_hz * t) / 2)
-
-
-@pytest.mark.parametrize("kind", ["pink", "modulated"])
-@pytest.mark.parametrize("snr_db", [0.0, 5.0, 10.0])
-def test_noise_level_gain_finds_the_noise_level_inside_a_recording(kind, snr_db):
-    """Real speech in stationary or amplitude-modulated pink noise: the level of the noise
-    inside the unit-std mixture, from the mixture and a separate recording of the noise;
-    among the profiles of other noises, the matching one is found."""
-    rng = np.random.default_rng(1)
-    noise = pink_noise(rng, 48000 + 30 * 16000)
-    if kind == "modulated":
-        noise = _am(noise)
-    noisy, true_gain = _speech_in(noise[:48000], snr_db)
-    profiles = [dataset.noise_profile(hum(rng, 30 * 16000)),
-                dataset.noise_profile(noise[48000:]),
-                dataset.noise_profile(rng.standard_normal(30 * 16000))]
-    error_db = 20 * np.log10(dataset.noise_level_gain(noisy, profiles) / true_gain)
-    if kind == "pink" or snr_db == 0:
-        assert abs(error_db) < 2.5
-    else:  # speech fills the quiet stretches of the noise: too loud, but less than unit level
-        assert 0 < error_db < min(6.5, -20 * np.log10(true_gain))
-
-
 def test_short_recordings_are_padded_or_looped_and_keep_their_level(tmp_path):
     """A noisy recording shorter than a clip is zero-padded and its noise example gets the
     level of the noise in the samples it holds; a short noise recording is repeated."""
     rng = np.random.default_rng(2)
     noise = pink_noise(rng, 40 * 16000)
-    noisy, _ = _speech_in(noise[:48000], 5.0)
+    noisy, _ = speech_in(noise[:48000], 5.0)
     sf.write(tmp_path / "short_take.wav", noisy[:16000], 16000)
     sf.write(tmp_path / "take.wav", noisy, 16000)
     sf.write(tmp_path / "room.wav", noise[48000:], 16000)
@@ -184,23 +119,23 @@ def test_short_recordings_are_padded_or_looped_and_keep_their_level(tmp_path):
     assert torch.allclose(looped[:8000], looped[8000:16000]) and looped[24000:].abs().sum() > 0
 
 
-def test_noise_levels_are_matched_against_the_profiles_given(tmp_path):
-    """A run passes the profiles of all its noise recordings, validation's too: a set given
-    them matches against those, one given none against its own lines' recordings."""
+def test_noise_levels_are_matched_against_the_corpus_profiles(tmp_path):
+    """A run's corpus carries the profiles of all its noise recordings, validation's too: a
+    set read through it matches against those, one without them against its own lines'."""
     rng = np.random.default_rng(5)
     room = pink_noise(rng, 48000 + 30 * 16000)
-    noisy, _ = _speech_in(room[:48000], 5.0)
+    noisy, _ = speech_in(room[:48000], 5.0)
     sf.write(tmp_path / "take.wav", noisy, 16000, subtype="FLOAT")
     sf.write(tmp_path / "room.wav", room[48000:], 16000)
     sf.write(tmp_path / "hum.wav", hum(rng, 30 * 16000), 16000)
     corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 48000)
     train = [dataset.RecordingLine("t:1", "take.wav", 0.0, "hum.wav", 0.0)]
     val = [dataset.RecordingLine("v:1", "take.wav", 0.0, "room.wav", 0.0)]
-    profiles = dataset.noise_profiles(train + val, corpus)
-    given = dataset.ExampleSet(train, corpus, "noise_paired", profiles=profiles)
+    run_corpus = corpus.with_noise_profiles(train + val)
+    given = dataset.ExampleSet(train, run_corpus, "noise_paired")
     own = dataset.ExampleSet(train, corpus, "noise_paired")
-    assert len(profiles) == 2 and given.noise_profiles() is profiles
+    assert len(run_corpus.profiles) == 2 and given.noise_profiles() is run_corpus.profiles
     assert len(own.noise_profiles()) == 1
-    expected = dataset.noise_level_gain(dataset.standardise(noisy, tmp_path), profiles)
+    expected = noise_level_gain(dataset.standardise(noisy, tmp_path), run_corpus.profiles)
     assert given[0][1].std().item() == pytest.approx(expected, rel=1e-3)
     assert given[0][1].std().item() != pytest.approx(own[0][1].std().item(), rel=0.05)

@@ -12,8 +12,9 @@ from methods import METHODS, PUObjective, build_model, enhance
 from metric import si_snr_improvement
 from pulse import parse_args
 from recipes import resolve, trains_channels_last
-from train import Trainer, default_num_workers
+from runtime import default_num_workers
 from spectral import Spectral
+from train import Trainer
 
 PU_RISK = PUObjective(prior=0.6, p=1.0, risk_norm="weight")
 CONFIG = {"method": "PU", "blocks": 2, "fcblocks": 0, "channels": 4, "droprate": 0.2,
@@ -67,7 +68,8 @@ def test_evaluation_runs_channels_last_with_the_current_weights(batch, layout):
     noisy, noise = batch
     args = parse_args(["--blocks", "2", "--channels", "4", "--frame_len", "128", "--prior", "0.6",
                        layout])
-    trainer = Trainer(resolve(args, torch.device("cpu"), False), Launch(), torch.device("cpu"))
+    trainer = Trainer(resolve(args, torch.device("cpu"), False), Launch(), torch.device("cpu"),
+                      0.6)
     trainer.model.train()
     objective, _ = trainer.objective(trainer.model, trainer.spectral, noisy, noise)
     objective.backward()

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from metric import si_snr, si_snr_improvement
+from metric import SI_SNR, reference_si_snr, si_snr, si_snr_improvement
 
 
 def _orthogonal_error(reference: torch.Tensor, snr_db: float, seed: int = 0) -> torch.Tensor:
@@ -42,3 +42,15 @@ def test_improvement_is_difference():
     noisy = clean + _orthogonal_error(clean[0], 0.0)[None]
     estimate = clean + _orthogonal_error(clean[0], 9.0, seed=3)[None]
     assert si_snr_improvement(estimate, noisy, clean).item() == pytest.approx(9.0, abs=1e-6)
+
+
+def test_reference_si_snr_is_the_plain_ratio():
+    """The reference release's formula: the bounded one where both are finite, NaN for a
+    silent estimate (0 / 0), as its validation mean then is."""
+    torch.manual_seed(1)
+    clean = torch.randn(3, 800)
+    estimate = clean + 0.3 * torch.randn(3, 800)
+    torch.testing.assert_close(reference_si_snr(estimate, clean), si_snr(estimate, clean))
+    silent = reference_si_snr(torch.zeros(2, 800), clean[:2])
+    assert torch.isnan(silent).all() and torch.isnan(silent.mean())
+    assert SI_SNR == {"bounded": si_snr, "reference": reference_si_snr}

@@ -171,9 +171,9 @@ def test_outputs_for_users(tiny_corpus, tmp_path):
 
 def test_progress_lines_off_a_terminal(tiny_corpus, tmp_path, monkeypatch):
     """When stderr is not a terminal, training logs its rate and the time left."""
-    import train
+    import report
 
-    monkeypatch.setattr(train, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(report, "PROGRESS_EVERY_S", 0.0)
     result = pulse("--method", "PN", *TINY_RUN, *tiny_corpus.options(), "--out_dir",
                    str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr

@@ -71,7 +71,7 @@ def test_undefined_scores_are_missing_not_a_crash(estimate):
 
 
 def test_summary_counts_unscored_examples():
-    from train import summarise_examples
+    from report import summarise_examples
 
     rows = [{"index": i, "input_si_snr_db": 0.0, "output_si_snr_db": 1.0,
              "pesq_enhanced": value} for i, value in enumerate([2.0, float("nan"), 3.0])]

@@ -21,14 +21,17 @@ CPU = torch.device("cpu")
 REFERENCE = {"mask": "binary", "risk_norm": "count", "noise_level": "unit",
              "precision": "fp32", "noisy_fields": "5-6", "pu_batches": "shuffled",
              "nn_rule": "reference", "mixit_loss": "reference", "mixit_scale": "unit",
-             "input_norm": "none"}
+             "input_norm": "none", "batch_order": "fixed", "si_snr": "reference",
+             "resampler": "sinc"}
 PULSE = {"mask": "soft", "risk_norm": "weight", "noise_level": "paired", "noisy_fields": "2-3",
          "pu_batches": "paired", "nn_rule": "kiryo", "mixit_loss": "clip",
-         "mixit_scale": "shared", "input_norm": "frequency"}
+         "mixit_scale": "shared", "input_norm": "frequency", "batch_order": "epoch",
+         "si_snr": "bounded", "resampler": "soxr"}
 OTHER_VALUE = {"mask": "soft", "risk_norm": "weight", "noise_level": "paired",
                "precision": "bf16", "noisy_fields": "2-3", "pu_batches": "paired",
                "nn_rule": "kiryo", "mixit_loss": "batch", "mixit_scale": "shared",
-               "regulariser": "batchnorm", "input_norm": "frequency"}
+               "regulariser": "batchnorm", "input_norm": "frequency", "batch_order": "epoch",
+               "si_snr": "bounded", "resampler": "soxr"}
 
 
 def resolved(*argv: str, device: torch.device = CPU, recordings: bool = False):
@@ -161,7 +164,7 @@ def test_reference_pu_risk_and_gradient_by_hand(p, mode, beta, shift):
     args = resolved("--recipe", "reference", "--p", str(p), "--mode", mode, "--beta", str(beta),
                     "--gamma", "0.25")
     model = FixedLogits(logits)
-    objective, _ = METHODS["PU"].objective(args)(model, spectral, clips, labels)
+    objective, _ = METHODS["PU"].objective(args, args.prior)(model, spectral, clips, labels)
     objective.backward()
     value, gradient = reference_risk_by_hand(logits, magnitude, labels, 0.6, p, mode, beta, 0.25)
     assert objective.item() == pytest.approx(value, rel=1e-5, abs=1e-7)
@@ -182,7 +185,7 @@ def test_reference_mixit_objective_is_the_broadcast_loss():
     noisy, noise = torch.randn(3, 64), 2 * torch.randn(3, 64)
     logits = torch.randn(3, 3, 9, 17)
     args = resolved("--recipe", "reference", "--method", "MixIT")
-    value, _ = METHODS["MixIT"].objective(args)(FixedLogits(logits), spectral, noisy, noise)
+    value, _ = METHODS["MixIT"].objective(args, args.prior)(FixedLogits(logits), spectral, noisy, noise)
     mixture = noisy + noise
     mixture = mixture / mixture.std(dim=-1, keepdim=True)
     mix_mag, noisy_mag, noise_mag = (spectral.stft(x).abs() for x in (mixture, noisy, noise))

@@ -1,0 +1,138 @@
+"""Audio files -> 16 kHz mono float64 waveforms: reading, excerpts and resampling.
+
+The one place that knows the model's sample rate (``SAMPLE_RATE``) and how a file at
+another rate is brought to it (``RESAMPLERS``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 16000
+"""Hz: every waveform PULSE trains on, scores or writes."""
+
+
+class DataError(Exception):
+    """A problem with a config line or an audio file, worded for the user."""
+
+
+SINC_ZERO_CROSSINGS = 6
+"""Zero crossings of the windowed sinc on each side of its centre (``sinc`` resampler)."""
+SINC_ROLLOFF = 0.99
+"""Cut-off of the ``sinc`` resampler as a share of the lower of the two Nyquist rates."""
+
+
+def sinc_kernels(rate_in: int, rate_out: int) -> tuple[np.ndarray, int, int, int]:
+    """Polyphase kernels of the reference release's resampler (torchaudio 0.9's
+    ``Resample`` defaults): a low-pass sinc cut off at ``SINC_ROLLOFF`` of the lower
+    Nyquist rate under a Hann window ``SINC_ZERO_CROSSINGS`` zero crossings wide on each
+    side.
+
+    Returns (kernels, step, phases, pad): with the rates reduced to ``step`` input and
+    ``phases`` output samples per period, output sample q * phases + r is
+    ``kernels[r] @ x[q * step - pad : q * step - pad + kernels.shape[1]]`` (zeros outside
+    ``x``)."""
+    common = math.gcd(rate_in, rate_out)
+    step, phases = rate_in // common, rate_out // common
+    cutoff = min(step, phases) * SINC_ROLLOFF
+    pad = math.ceil(SINC_ZERO_CROSSINGS * step / cutoff)
+    offsets = np.arange(-pad, pad + step) / step
+    # t: distance from each output sample's position, in periods of the cut-off
+    t = (offsets[None, :] - np.arange(phases)[:, None] / phases) * cutoff
+    t = np.clip(t, -SINC_ZERO_CROSSINGS, SINC_ZERO_CROSSINGS)
+    window = np.cos(t * math.pi / (2 * SINC_ZERO_CROSSINGS)) ** 2
+    return np.sinc(t) * window * cutoff / step, step, phases, pad
+
+
+def sinc_resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE,
+                  block: int = 1 << 16) -> np.ndarray:
+    """(T,) samples at ``rate_in`` -> ceil(T * rate_out / rate_in) samples at ``rate_out``
+    through ``sinc_kernels``, ``block`` output periods at a time (bounded memory)."""
+    kernels, step, phases, pad = sinc_kernels(rate_in, rate_out)
+    periods = len(wave) // step + 1
+    padded = np.pad(wave, (pad, pad + step))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, kernels.shape[1])[::step]
+    out = np.concatenate([windows[first:min(first + block, periods)] @ kernels.T
+                          for first in range(0, periods, block)])
+    return out.reshape(-1)[:math.ceil(len(wave) * phases / step)]
+
+
+def soxr_resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """soxr at its very high quality setting."""
+    import soxr  # imported only when needed: most corpora are 16 kHz already
+
+    return soxr.resample(wave, rate_in, rate_out, quality="VHQ")
+
+
+RESAMPLERS = {"soxr": soxr_resample, "sinc": sinc_resample}
+"""``--resampler`` choices: (T,) wave, rate in -> wave at ``SAMPLE_RATE``."""
+
+
+def mono_16k(data: np.ndarray, rate: int, path, resampler: str = "soxr") -> np.ndarray:
+    """(T, channels) samples at ``rate`` -> channel mean at 16 kHz."""
+    # a matrix product: numpy's mean over a short axis is about 10x slower
+    mono = data @ np.full(data.shape[1], 1 / data.shape[1]) if data.ndim == 2 else data
+    if not np.all(np.isfinite(mono)):
+        raise DataError(f"{path}: audio contains NaN or infinite samples")
+    if rate != SAMPLE_RATE:
+        mono = RESAMPLERS[resampler](mono, rate)
+    return mono
+
+
+def read_audio(path, resampler: str = "soxr") -> np.ndarray:
+    """A whole file as 16 kHz mono float64."""
+    try:
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+        raise DataError(f"{path}: cannot read audio ({err})") from None
+    return mono_16k(data, rate, path, resampler)
+
+
+def excerpt_span(start_s: float, num_samples: int, rate: int) -> tuple[int, int]:
+    """(first frame, frame count) at ``rate`` of ``num_samples`` 16 kHz samples from
+    ``start_s`` seconds on."""
+    return math.floor(start_s * rate), math.ceil(num_samples * rate / SAMPLE_RATE)
+
+
+def excerpt_fits(start_s: float, num_samples: int, rate: int, total_frames: int,
+                 short: str = "refuse") -> bool:
+    """Whether a file of ``total_frames`` holds the excerpt (or, unless ``short`` is
+    "refuse", the excerpt starts at 0 s and a short file is padded or looped)."""
+    start, frames = excerpt_span(start_s, num_samples, rate)
+    return start + frames <= total_frames or (short != "refuse" and start == 0)
+
+
+def read_excerpt(path, start_s: float, num_samples: int, short: str = "refuse",
+                 resampler: str = "soxr") -> np.ndarray:
+    """``num_samples`` samples at 16 kHz from ``start_s`` seconds on, 16 kHz mono float64.
+
+    Only the excerpt is read; a file at another rate is read over the same span
+    in seconds at its own rate, then resampled. A file shorter than the excerpt, read
+    from 0 s, is refused (``short="refuse"``), zero-padded (``"pad"``) or repeated
+    until the excerpt is full (``"loop"``).
+    """
+    try:
+        with sf.SoundFile(path) as f:
+            rate, total = f.samplerate, f.frames
+            start, frames = excerpt_span(start_s, num_samples, rate)
+            if not excerpt_fits(start_s, num_samples, rate, total, short):
+                raise DataError(
+                    f"{path}: needs {frames / rate:.3f} s from {start_s:g} s but the file "
+                    f"lasts {total / rate:.3f} s")
+            f.seek(start)
+            data = f.read(frames, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+        raise DataError(f"{path}: cannot read audio ({err})") from None
+    wave = mono_16k(data, rate, path, resampler)
+    if short == "loop" and 0 < len(wave) < num_samples:
+        wave = np.tile(wave, -(-num_samples // len(wave)))
+    return fit_length(wave, num_samples)
+
+
+def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
+    """Zero-pad or truncate to ``num_samples``."""
+    if len(wave) >= num_samples:
+        return wave[:num_samples]
+    return np.pad(wave, (0, num_samples - len(wave)))
