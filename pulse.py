@@ -200,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "and always with 0)")
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out_dir from its last completed epoch")
+    g.add_argument("--init_from", type=Path, metavar="CKPT",
+                   help="start from the weights of a trained model (best.pt or last.pt of "
+                        "any run) instead of random ones: the same network options, any "
+                        "method (the output layer is kept only for the same method); the "
+                        "optimiser starts afresh; a run being resumed keeps its own weights"),
     g = p.add_argument_group("data")
     g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
     g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")

@@ -38,6 +38,7 @@ from report import Scores, draw_figures, progress, summarise_examples, write_met
 from runtime import (UsageError, default_num_workers, keep_freed_memory, local_processes,
                      pick_device, setup_logging)
 from spectral import Spectral
+from warm_start import StartingPoint, load_into, starting_point
 
 log = logging.getLogger("pulse")
 
@@ -105,7 +106,7 @@ class Trainer:
     """One process's share of training, validation and test."""
 
     def __init__(self, args: Options, launch: distributed.Launch, device: torch.device,
-                 prior_value: float):
+                 prior_value: float, start: StartingPoint | None = None):
         self.args, self.launch, self.device = args, launch, device
         self.prior = prior_value
         self.spectral = Spectral(args.frame_len, args.feature)
@@ -113,7 +114,10 @@ class Trainer:
         self.method: Method = method_for(self.model_config)
         self.fits_mask_scale = args.method == "PU" and args.mask == "soft"
         self.mask_scale: float | None = None
-        self.model = build_model(self.model_config).to(device)
+        self.model = build_model(self.model_config)
+        if start is not None:
+            load_into(self.model, start, args.method)
+        self.model = self.model.to(device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.train_model: nn.Module = self.model
@@ -399,14 +403,15 @@ def open_run_dir(args: Options, launch: distributed.Launch) -> Path:
 
 
 def build_trainer(args: Options, launch: distributed.Launch, device: torch.device,
-                  prior_value: float) -> Trainer:
-    """The Trainer, its weights drawn from ``--seed``; afterwards each rank draws its own."""
+                  prior_value: float, start: StartingPoint | None = None) -> Trainer:
+    """The Trainer, its weights drawn from ``--seed`` or taken from ``start``; afterwards
+    each rank draws its own random numbers."""
     seed_everything(args.seed)
     if args.fix_seed:
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
         torch.backends.cudnn.benchmark = True
-    trainer = Trainer(args, launch, device, prior_value)
+    trainer = Trainer(args, launch, device, prior_value, start)
     seed_everything(args.seed + launch.rank)
     return trainer
 
@@ -502,8 +507,8 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
 
 
 def score_selected(args: Options, trainer: Trainer, run: Progress, criteria: list[str],
-                   test_set: dataset.ExampleSet | None,
-                   val_loaders: dict[str, DataLoader]) -> Scores:
+                   test_set: dataset.ExampleSet | None, val_loaders: dict[str, DataLoader],
+                   start: StartingPoint | None) -> Scores:
     """Load the epoch the deciding criterion chose and score it on the test set (and with
     ``--metrics`` on the validation set); also score what the other criterion chose."""
     if criteria[0] not in run.best_by:
@@ -522,7 +527,8 @@ def score_selected(args: Options, trainer: Trainer, run: Progress, criteria: lis
                              "epoch": best["epoch"]},
                **{name: run.best_by[name]["value"] for name in criteria if name in run.best_by}}
     results["val_si_snri_db"] = best["value"] if criteria[0] == "val_si_snri_db" else None
-    results.update({"world_size": trainer.launch.world_size, "device": str(trainer.device)})
+    results.update({"world_size": trainer.launch.world_size, "device": str(trainer.device),
+                    "init_from": start.record(args.method) if start else None})
     scores = Scores(results)
     if test_set is not None:
         test_loader = trainer.eval_loader(test_set)
@@ -561,10 +567,15 @@ def train(args: argparse.Namespace) -> int:
     log.info(choices)
     # the noise level of a recordings line's noise example is matched against every noise
     # recording of the run, the validation files' too (none for published-format lines)
+    start = None
+    if opts.init_from and not (out_dir / "last.pt").exists():  # a resumed run's weights win
+        start = starting_point(opts.init_from, model_config(opts))
+        log.info("weights from %s (%s; output layer %s)", opts.init_from, start.method,
+                 start.record(opts.method)["output_layer"])
     corpus = dataset.Corpus(opts.clean_path, opts.noise_path, opts.wav_len,
                             opts.resampler).with_noise_profiles(lines["train"] + lines["val"])
-    trainer = build_trainer(opts, launch, device,
-                            class_prior(opts, lines["train"], corpus, out_dir / "last.pt", device))
+    trainer = build_trainer(opts, launch, device, class_prior(
+        opts, lines["train"], corpus, out_dir / "last.pt", device), start)
     loader, sampler = trainer.train_loader(training_set(opts, lines["train"], corpus,
                                                         trainer.method))
     criteria, val_loaders = validation_loaders(opts, trainer, lines["val"], corpus)
@@ -574,7 +585,7 @@ def train(args: argparse.Namespace) -> int:
              sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
     run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
     test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
-    scores = score_selected(opts, trainer, run, criteria, test_set, val_loaders)
+    scores = score_selected(opts, trainer, run, criteria, test_set, val_loaders, start)
     if launch.is_main:
         write_reports(opts, scores, lines, out_dir, trainer.method.loss_name)
         draw_figures(out_dir, trainer.inference_model(), trainer.method, trainer.spectral,
