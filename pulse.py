@@ -28,6 +28,7 @@ from metric import SI_SNR
 from recipes import DEFAULT_PRIOR, DEFAULT_TEST_FNAME, RECIPES
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from spectral import FEATURES
+from warm_start import STARTER
 
 log = logging.getLogger("pulse")
 
@@ -238,8 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("enhancing your own files")
     g.add_argument("--enhance", nargs="+", metavar="IN",
                    help="enhance these WAV/FLAC/OGG files or folders (recursively) with "
-                        "--checkpoint instead of training; outputs are 16 kHz mono")
-    g.add_argument("--checkpoint", type=Path, help="a trained model, e.g. runs/PU-.../best.pt")
+                        "--checkpoint (default: the starter model) instead of training; outputs "
+                        "are 16 kHz mono")
+    g.add_argument("--checkpoint", type=Path,
+                   help="a trained model, e.g. runs/PU-.../best.pt (default with --enhance: "
+                        "the starter model in pretrained/, trained on real speech in real "
+                        "ambience; adapt it to your recordings with --init_from)")
     g.add_argument("--output_dir", type=Path,
                    help="where enhanced files go, with the input names (folders mirrored)")
     g.add_argument("--overwrite", action="store_true", help="replace existing enhanced files")
@@ -308,8 +313,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--method {UNWEIGHTED_PU} is PU with --p 0; it cannot take "
                          f"--p {args.p}")
         args.method, args.p = "PU", 0.0
-    if args.enhance and (args.checkpoint is None or args.output_dir is None):
-        parser.error("--enhance needs --checkpoint (a trained model) and --output_dir")
+    if args.enhance and args.output_dir is None:
+        parser.error("--enhance needs --output_dir, where the enhanced files go")
     if args.enhance and set(args.metrics) - {"dnsmos"}:
         parser.error("--enhance can only add --metrics dnsmos: the others need clean speech")
     if args.resume and args.out_dir is None:
@@ -325,7 +330,12 @@ def enhance_main(args: argparse.Namespace) -> int:
     if device.type == "cpu":
         keep_freed_memory()
     quality.require(args.metrics)
-    written = enhance_files(args.enhance, args.checkpoint, args.output_dir, device, args.overwrite,
+    model = args.checkpoint
+    if model is None:
+        model = STARTER
+        log.info("no --checkpoint: enhancing with the starter model %s (docs/starter.md); "
+                 "train on your own recordings with --init_from %s to adapt it", model, model)
+    written = enhance_files(args.enhance, model, args.output_dir, device, args.overwrite,
                             dnsmos="dnsmos" in args.metrics, quiet=args.quiet)
     log.info("%d files enhanced into %s", len(written), args.output_dir)
     return 0

@@ -1,4 +1,5 @@
-"""Training that starts from trained weights (``--init_from CKPT``) instead of random ones.
+"""Training that starts from trained weights (``--init_from CKPT``) instead of random ones,
+and the starter model shipped in ``pretrained/`` (``STARTER``).
 
 The network of the checkpoint and the one the run asks for must be the same below the
 output layer; the output layer is carried over only when the method is the same, since
@@ -16,6 +17,10 @@ from torch import nn
 import checkpoint
 from methods import completed_config
 from runtime import UsageError
+
+STARTER = Path(__file__).resolve().parent / "pretrained" / "pulse_starter.pt"
+"""The model ``--enhance`` uses without ``--checkpoint`` and ``--init_from`` can adapt:
+PN on real speech in real ambience (``benchmarks/starter.py``; docs/starter.md)."""
 
 BODY_KEYS = ("blocks", "fcblocks", "channels", "regulariser", "frame_len", "feature",
              "input_norm")

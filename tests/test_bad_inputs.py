@@ -77,7 +77,7 @@ OPTION_CASES = {
     "channels 0": (["--channels", "0"], "positive integer"),
     "epochs not a number": (["--epochs", "ten"], "not a valid int"),
     "resume without out_dir": (["--resume"], "--resume needs --out_dir"),
-    "enhance without checkpoint": (["--enhance", "x.wav"], "--enhance needs --checkpoint"),
+    "enhance without output folder": (["--enhance", "x.wav"], "--enhance needs --output_dir"),
     "unknown device": (["--device", "tpu"], "invalid choice"),
     "unknown feature": (["--feature", "cubic"], "invalid choice"),
     "negative epochs": (["--epochs", "-1"], "must be a positive integer"),

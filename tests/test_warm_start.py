@@ -6,11 +6,13 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 import pulse
-from conftest import ROOT, TINY_RUN
+from conftest import ROOT, TINY_RUN, pink_noise, real_speech
 
 STILL = ["--lr_per_GPU", "1e-12"]
 """A rate at which one epoch leaves every weight where it started (to 1e-9)."""
@@ -100,3 +102,29 @@ def test_two_processes_start_from_the_checkpoint(tiny_corpus, tmp_path, pn_model
     assert len(body) == len(started) - 1
     for key in body:
         torch.testing.assert_close(started[key], source[key], rtol=0, atol=1e-8)
+
+
+def test_the_shipped_starter_enhances_without_a_checkpoint(tmp_path):
+    """--enhance alone uses pretrained/'s starter model and says so."""
+    from test_pulse import pulse as run_in_process
+    from warm_start import STARTER
+
+    state = torch.load(STARTER, weights_only=False)
+    assert state["model_config"]["method"] == "PN" and STARTER.stat().st_size < 200_000
+    noisy = real_speech()[:32000] + 0.3 * pink_noise(np.random.default_rng(0), 32000)
+    sf.write(tmp_path / "take.wav", noisy, 16000)
+    result = run_in_process("--enhance", str(tmp_path / "take.wav"), "--output_dir",
+                            str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "no --checkpoint: enhancing with the starter model" in result.stderr
+    enhanced, rate = sf.read(tmp_path / "out" / "take.wav")
+    assert rate == 16000 and len(enhanced) == 32000 and 0 < np.std(enhanced) < np.std(noisy)
+
+
+def test_pu_adapts_the_starter_with_the_default_network(tiny_corpus, tmp_path):
+    from warm_start import STARTER
+
+    assert _run(tiny_corpus, tmp_path / "o", "--method", "PU", "--epochs", "1", "--frame_len",
+                "1024", "--channels", "8", "--init_from", str(STARTER)) == 0
+    record = json.loads((tmp_path / "o" / "results.json").read_text())["init_from"]
+    assert record == {"path": str(STARTER), "method": "PN", "output_layer": "new"}
