@@ -7,7 +7,8 @@ which ``benchmarks/starter.py`` leaves out of the starter's training), cut as th
 from the first 90 % of each file, test excerpts from the last 10 %), with the benchmark's
 prompts. Adaptation trains PU on that place's noisy clips and noise clips (130 lines of
 2 s) at the real-audio benchmark's settings, for 1, 3 and 10 epochs; from scratch for 10.
-The pretrained anchors are scored on the same test lines (0.5 s warm-up).
+The pretrained anchors are scored on the same test lines, warmed up on 0.5 s of each clip
+and primed on all of it.
 
     python benchmarks/adaptation.py --seeds 0 1 2
     python benchmarks/adaptation.py --starter runs/PN-.../best.pt --no_anchors
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
-from benchmarks.pretrained import ANCHORS, anchor_si_snri  # noqa: E402
+from benchmarks.pretrained import ANCHORS, WARMUPS, anchor_si_snri  # noqa: E402
 from benchmarks.real_audio import (N_VAL, SEEN_MIN_NOISE_S, SETTINGS, WAV_LEN,  # noqa: E402
                                    build_corpus, link_all)
 from enhance_files import load_checkpoint  # noqa: E402
@@ -105,8 +106,10 @@ def main() -> None:
     print(f"starter, zero-shot: {zero_shot(starter, test_lines):+.2f} dB", flush=True)
     if not args.no_anchors:
         for anchor in ANCHORS:
-            gains = anchor_si_snri(anchor(), test_lines, dataset.Corpus(None, None, WAV_LEN))
-            print(f"{anchor.name}: {gains.mean():+.2f} dB", flush=True)
+            for warmup, seconds in WARMUPS.items():
+                gains = anchor_si_snri(anchor(), test_lines, dataset.Corpus(None, None, WAV_LEN),
+                                       seconds)
+                print(f"{anchor.name}, {warmup}: {gains.mean():+.2f} dB", flush=True)
     runs = data / "adaptation_runs"
     for seed in args.seeds:
         for epochs in args.adapt_epochs:

@@ -11,9 +11,10 @@ near 8), far louder than any recording; both models depend on the input level, s
 clip is presented at -25 dBFS rms (the DNS Challenge's level, peaks well inside full
 scale) and scaled back afterwards. Start-up: a recurrent model starts from silence and needs a few
 hundred ms to settle, which on a 2 s clip is a real handicap, so the model first hears
-the clip's opening ``WARMUP_S`` mirrored (time-reversed), and that warm-up output is
-dropped. PULSE's CNN sees the whole clip at once, so this gives the anchors context from
-the clip itself and nothing from outside it.
+the clip's opening mirrored (time-reversed), and that warm-up output is dropped:
+``WARMUPS`` are 0.5 s of it, or the whole clip, the context PULSE's CNN has (it sees the
+whole clip at once). Either gives the anchors context from the clip itself and nothing
+from outside it.
 
     python benchmarks/pretrained.py                      # the demo corpus's test set
     python benchmarks/pretrained.py --test_fname voicebank_test_set.txt --clean_path voicebank --noise_path DEMAND
@@ -36,7 +37,8 @@ import dataset  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 
 MODEL_RATE = 48000
-WARMUP_S = 0.5
+WARMUPS = {"0.5 s warm-up": 0.5, "primed on the whole clip": None}
+"""Seconds of the mirrored clip an anchor hears before the clip (None: all of it)."""
 INPUT_RMS = 10 ** (-25 / 20)
 FloatPointer = ctypes.POINTER(ctypes.c_float)
 
@@ -80,13 +82,15 @@ class Enhancer:
             self.close(state)
         return frames[delay:delay + len(wave)] / self.input_scale
 
-    def enhance(self, wave: np.ndarray, rate: int = audio.SAMPLE_RATE) -> np.ndarray:
+    def enhance(self, wave: np.ndarray, rate: int = audio.SAMPLE_RATE,
+                warmup_s: float | None = 0.5) -> np.ndarray:
         """(T,) waveform at ``rate`` → its enhanced (T,) waveform, presented at
-        ``INPUT_RMS`` and warmed up on the mirrored first ``WARMUP_S`` seconds."""
+        ``INPUT_RMS`` and warmed up on the mirrored first ``warmup_s`` seconds (None: the
+        whole clip)."""
         import soxr
 
         gain = INPUT_RMS / max(float(np.sqrt(np.mean(np.square(wave)))), 1e-12)
-        warmup = wave[:int(WARMUP_S * rate)][::-1]
+        warmup = (wave if warmup_s is None else wave[:int(warmup_s * rate)])[::-1]
         high = soxr.resample(gain * np.concatenate([warmup, wave]).astype(np.float32), rate,
                              MODEL_RATE, quality="HQ").astype(np.float32)
         low = soxr.resample(self.run_48k(high), MODEL_RATE, rate, quality="HQ") / gain
@@ -172,12 +176,12 @@ def measured_delay(enhancer: Enhancer, wave_48k: np.ndarray, max_lag: int = 4800
 
 
 def anchor_si_snri(enhancer: Enhancer, lines: list[dataset.ConfigLine],
-                   corpus: dataset.Corpus) -> np.ndarray:
-    """SI-SNRi (dB) of each test line after the pretrained enhancer."""
+                   corpus: dataset.Corpus, warmup_s: float | None = 0.5) -> np.ndarray:
+    """SI-SNRi (dB) of each test line after the pretrained enhancer (see ``WARMUPS``)."""
     gains = []
     for line in lines:
         noisy, clean = dataset.load_parallel(line, corpus)[:2]
-        enhanced = enhancer.enhance(noisy)
+        enhanced = enhancer.enhance(noisy, warmup_s=warmup_s)
         gains.append(si_snr_improvement(*(torch.from_numpy(x[None])
                                           for x in (enhanced, noisy, clean))).item())
     return np.array(gains)
@@ -197,9 +201,10 @@ def main() -> None:
     lines = dataset.read_config(args.test_fname, dataset.EVAL_FIELDS)
     for anchor in ANCHORS:
         enhancer = anchor()
-        values = anchor_si_snri(enhancer, lines, corpus)
-        print(f"{enhancer.name} on {args.test_fname}: {len(values)} clips, mean SI-SNRi "
-              f"{values.mean():.2f} dB, median {np.median(values):.2f} dB")
+        for warmup, seconds in WARMUPS.items():
+            values = anchor_si_snri(enhancer, lines, corpus, seconds)
+            print(f"{enhancer.name}, {warmup}, on {args.test_fname}: {len(values)} clips, mean "
+                  f"SI-SNRi {values.mean():.2f} dB, median {np.median(values):.2f} dB")
 
 
 if __name__ == "__main__":

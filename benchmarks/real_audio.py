@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 import audio  # noqa: E402
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
-from benchmarks.pretrained import ANCHORS, anchor_si_snri  # noqa: E402
+from benchmarks.pretrained import ANCHORS, WARMUPS, anchor_si_snri  # noqa: E402
 from benchmarks.spectral_gating import gating_si_snri  # noqa: E402
 from metric import si_snr, si_snr_improvement  # noqa: E402
 from spectral import Spectral  # noqa: E402
@@ -211,7 +211,8 @@ def baselines(corpus_dir: Path, protocol: str) -> dict[str, np.ndarray]:
     inputs = [si_snr(*(torch.from_numpy(x[None]) for x in
                        dataset.load_parallel(line, corpus)[:2])).item() for line in lines]
     print(f"{protocol}: test mixtures' SI-SNR {np.mean(inputs):+.2f} dB", flush=True)
-    scores = {anchor.name: anchor_si_snri(anchor(), lines, corpus) for anchor in ANCHORS}
+    scores = {f"{anchor.name}, {warmup}": anchor_si_snri(anchor(), lines, corpus, seconds)
+              for anchor in ANCHORS for warmup, seconds in WARMUPS.items()}
     return {**scores,
             "spectral gating, 3 s of the test noise file": gating_si_snri(lines, corpus, 3.0),
             "spectral gating, no noise recording": gating_si_snri(lines, corpus, None),
