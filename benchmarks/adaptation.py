@@ -24,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 import torch
 
@@ -36,10 +35,9 @@ from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.pretrained import ANCHORS, WARMUPS, anchor_si_snri  # noqa: E402
 from benchmarks.real_audio import (N_VAL, SEEN_MIN_NOISE_S, SETTINGS, WAV_LEN,  # noqa: E402
                                    build_corpus, link_all)
-from enhance_files import load_checkpoint  # noqa: E402
-from methods import enhance  # noqa: E402
-from metric import si_snr_improvement  # noqa: E402
+from benchmarks.resampler import scores  # noqa: E402
 from warm_start import STARTER  # noqa: E402
+
 
 def place_configs(corpus: Path) -> dict[str, str]:
     """The place's config files (written once): split -> file name. Its noise files are
@@ -55,16 +53,6 @@ def place_configs(corpus: Path) -> dict[str, str]:
                         "--noise", "place/*.wav", "--n_val", str(N_VAL), "--wav_len",
                         str(WAV_LEN)], cwd=corpus, check=True, stdout=subprocess.DEVNULL)
     return names
-
-
-def zero_shot(model_path: Path, lines: list[dataset.ConfigLine]) -> float:
-    """Mean test SI-SNRi (dB) of a checkpoint applied as it is."""
-    model, method, spectral = load_checkpoint(model_path, torch.device("cpu"))
-    gains = []
-    for noisy, clean in dataset.ExampleSet(lines, dataset.Corpus(None, None, WAV_LEN)):
-        estimate = enhance(model, method, spectral, noisy[None])
-        gains.append(si_snr_improvement(estimate, noisy[None], clean[None]).item())
-    return float(np.mean(gains))
 
 
 def train_pu(names: dict[str, str], out: Path, seed: int, epochs: int, start: Path | None,
@@ -103,7 +91,8 @@ def main() -> None:
     names = place_configs(corpus)
     test_lines = dataset.read_config(names["test"], dataset.EVAL_FIELDS)
     print(f"{cpu_name()}; torch {torch.__version__}; starter {starter}", flush=True)
-    print(f"starter, zero-shot: {zero_shot(starter, test_lines):+.2f} dB", flush=True)
+    print(f"starter, zero-shot: {scores(starter, test_lines, 'soxr').mean():+.2f} dB",
+          flush=True)
     if not args.no_anchors:
         for anchor in ANCHORS:
             for warmup, seconds in WARMUPS.items():
