@@ -6,6 +6,7 @@
 #   bash benchmarks/slurm_check.sh                   # here: a Slurm that answers, or a
 #                                                    # one-machine, two-node one it starts
 #   SRUN_OPTIONS="-p gpu --gpus-per-node 1" bash benchmarks/slurm_check.sh   # your cluster
+#   PULSE_OPTIONS="--method PN" bash benchmarks/slurm_check.sh   # more pulse.py options
 #
 # With no Slurm answering, and as root, it installs Debian's slurm-wlm and munge if they
 # are missing, starts munged (unless it runs), slurmctld and two slurmd daemons (nodes
@@ -129,10 +130,11 @@ cd "$repo"
 declare -A scores
 for layout in "-N2 -n2 --ntasks-per-node 1" "-N1 -n2"; do
     out=$work/run-${layout// /_}
-    say "srun $layout ${SRUN_OPTIONS:-}python pulse.py --dist --prefix node --demo --epochs 1"
-    # shellcheck disable=SC2086  # the layout and SRUN_OPTIONS are word lists
+    say "srun $layout ${SRUN_OPTIONS:-}python pulse.py --dist --prefix node --demo --epochs 1" \
+        "${PULSE_OPTIONS:-}"
+    # shellcheck disable=SC2086  # the layout and the *_OPTIONS are word lists
     srun $layout ${SRUN_OPTIONS:-} "$python" pulse.py --dist --prefix node --demo --epochs 1 \
-        --quiet --out_dir "$out" >"$out.stdout" 2>"$out.stderr" || {
+        --quiet --out_dir "$out" ${PULSE_OPTIONS:-} >"$out.stdout" 2>"$out.stderr" || {
         say "srun $layout failed:"; tail -n 20 "$out.stderr" >&2; exit 1; }
     processes=$(grep -o '[0-9]* process(es)' "$out.stderr" | head -n 1)
     result=$(grep -E '^(validation|test) SI-SNRi' "$out.stdout" | tr '\n' ' ')
