@@ -45,19 +45,22 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init_from", type=Path, help="start from these weights (PN then PU)")
     p.add_argument("--no_write", action="store_true", help=f"do not replace {STARTER}")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="further pulse.py options, e.g. --channels 16 (put it last)")
     args = p.parse_args()
     data = args.data.resolve()
     corpus = build_corpus(data)
     name = f"starter-{args.method}-{args.train_lines}-{args.epochs}-{args.seed}"
     if args.init_from:
         name += "-warm"
+    name += "".join(args.extra).replace("--", "-")
     out = data / "starter_runs" / name
     shutil.rmtree(out, ignore_errors=True)
     files = [Path(config(corpus, "unseen", split, args.train_lines)).name
              for split in ("train", "val", "test")]  # in the corpus folder, the working one
     command = ["--method", args.method, *SETTINGS, "--epochs", str(args.epochs), "--seed",
                str(args.seed), "--train_fname", files[0], "--val_fname", files[1],
-               "--test_fname", files[2], "--out_dir", str(out)]
+               "--test_fname", files[2], *args.extra, "--out_dir", str(out)]
     if args.init_from:
         command += ["--init_from", str(args.init_from.resolve())]
     print(f"{cpu_name()}; torch {torch.__version__}; pulse.py {' '.join(command)}", flush=True)

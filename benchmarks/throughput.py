@@ -39,8 +39,7 @@ from metric import si_snr_improvement  # noqa: E402
 from model import build_cnn, for_inference  # noqa: E402
 from pulse import COMPILE_MODES  # noqa: E402
 from recipes import trains_channels_last  # noqa: E402
-from runtime import keep_freed_memory  # noqa: E402
-from runtime import default_num_workers  # noqa: E402
+from runtime import default_num_workers, keep_freed_memory  # noqa: E402
 from spectral import Spectral  # noqa: E402
 
 
