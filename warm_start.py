@@ -59,11 +59,11 @@ def starting_point(path: Path, config: dict) -> StartingPoint:
 def load_into(model: nn.Sequential, start: StartingPoint, method: str) -> None:
     """Copy ``start``'s weights into ``model`` of ``method``: every layer, the output layer
     (the last) only when the method is the same."""
+    output = f"{len(model) - 1}."  # the output layer's state-dict prefix
     weights = start.weights
     if start.method != method:
-        output = f"{len(model) - 1}."
         weights = {key: value for key, value in weights.items() if not key.startswith(output)}
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    if unexpected or any(not key.startswith(f"{len(model) - 1}.") for key in missing):
+    if unexpected or any(not key.startswith(output) for key in missing):
         raise UsageError(f"--init_from {start.path}: its weights do not fit this network "
                          f"(missing {missing}, unexpected {unexpected})")
