@@ -66,11 +66,15 @@ def _start(rng: random.Random, noise: AudioFile, excerpt_s: float, part: str) ->
 
 def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFile], n_val: int,
                       excerpt_s: float, seed: int, test_noises: list[AudioFile] | None = None,
-                      ) -> tuple[list[str], list[str], list[str]]:
+                      val: list[str] | None = None) -> tuple[list[str], list[str], list[str]]:
     """(train, validation, test) config lines; trainval and test are speech paths. Test
     excerpts come from the last tenth of each noise file or, given ``test_noises``, from
-    anywhere in those files (and training excerpts from anywhere in ``noises``)."""
-    if not 0 < n_val < len(trainval):
+    anywhere in those files (and training excerpts from anywhere in ``noises``). Given
+    ``val``, validation speech is those files and trainval is training speech alone
+    (``n_val`` is then unused); otherwise ``n_val`` files of trainval are drawn."""
+    if val is not None and set(val) & set(trainval):
+        raise ValueError("a file is both a training and a validation speech file")
+    if val is None and not 0 < n_val < len(trainval):
         raise ValueError(f"n_val must be between 1 and {len(trainval) - 1}, got {n_val}")
     if not noises or test_noises == []:
         raise ValueError("no noise files")
@@ -78,9 +82,12 @@ def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFi
         raise ValueError("a file is both a training and a test noise file")
     train_part, test_part = ("whole", "whole") if test_noises else ("train", "test")
     rng = random.Random(seed)
-    shuffled = sorted(trainval)
-    rng.shuffle(shuffled)
-    val_speech, train_speech = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
+    if val is None:
+        shuffled = sorted(trainval)
+        rng.shuffle(shuffled)
+        val_speech, train_speech = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
+    else:
+        val_speech, train_speech = sorted(val), sorted(trainval)
 
     def line(speech: str, is_test: bool, extra: bool) -> str:
         noise = rng.choice(test_noises or noises if is_test else noises)
@@ -160,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                              "NAME_{train,val}_set.txt from recordings")
     parser.add_argument("--trainval", help="glob of your training and validation speech files")
     parser.add_argument("--test", help="glob of your test speech files")
+    parser.add_argument("--val", help="glob of your validation speech files (default: "
+                                      "--n_val files drawn from --trainval)")
     parser.add_argument("--noisy", help="glob of your noisy speech recordings: write recordings "
                                         "config files (no clean speech needed)")
     parser.add_argument("--noise", required=True, help="glob of your noise files")
@@ -172,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.noisy and (args.trainval or args.test):
         parser.error("--noisy (recordings) goes without --trainval and --test (clean speech)")
-    if args.noisy and args.test_noise:
-        parser.error("--test_noise goes with --trainval and --test (clean speech)")
+    for option in ("test_noise", "val"):
+        if args.noisy and getattr(args, option):
+            parser.error(f"--{option} goes with --trainval and --test (clean speech)")
     if not args.noisy and not (args.trainval and args.test):
         parser.error("give --trainval and --test (clean speech), or --noisy (recordings)")
     keys = ("noisy", "noise") if args.noisy else ("trainval", "test", "noise")
-    keys += ("test_noise",) if args.test_noise else ()
+    keys += tuple(key for key in ("test_noise", "val") if getattr(args, key))
     found = {key: sorted(glob.glob(getattr(args, key), recursive=True)) for key in keys}
     for key, files in found.items():
         if not files:
@@ -193,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             test_noises = files_on_disk(args.test_noise) if args.test_noise else None
             lines = dict(zip(("train", "val", "test"), make_config_lines(
                 found["trainval"], found["test"], noises, args.n_val, excerpt_s, args.seed,
-                test_noises)))
+                test_noises, found.get("val"))))
         for path, split_lines in zip(write_config_files(args.name, lines), lines.values()):
             print(f"{path}: {len(split_lines)} lines")
     except (ValueError, OSError, RuntimeError) as err:  # RuntimeError: soundfile

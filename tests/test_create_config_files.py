@@ -39,3 +39,13 @@ def test_a_file_in_both_noise_sets_is_refused():
     with pytest.raises(ValueError, match="both a training and a test noise file"):
         make_config_lines(SPEECH[:10], SPEECH[10:], NOISES, 2, 1.0, seed=0,
                           test_noises=[NOISES[0]])
+
+
+def test_given_validation_files_are_the_validation_speech_and_repeats_are_kept():
+    train_speech = SPEECH[:4] * 2  # a small corpus's files listed twice: two lines each
+    train, val, test = make_config_lines(train_speech, SPEECH[10:], NOISES, 99, 1.0, seed=0,
+                                         val=SPEECH[4:6])
+    assert sorted(line.split()[0] for line in train) == sorted(train_speech)
+    assert [line.split()[0] for line in val] == SPEECH[4:6]
+    with pytest.raises(ValueError, match="both a training and a validation speech file"):
+        make_config_lines(SPEECH[:4], SPEECH[10:], NOISES, 2, 1.0, seed=0, val=SPEECH[3:5])
