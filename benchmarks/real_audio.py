@@ -106,6 +106,12 @@ def decode_speech(deb: Path, lang: str, out: Path) -> list[Path]:
 
 def decode_ambience(deb: Path, out: Path) -> list[Path]:
     """Mono 16 kHz WAV files of 0 A.D.'s ambience recordings."""
+    return decode_0ad(deb, "audio/ambient/", out)
+
+
+def decode_0ad(deb: Path, folder: str, out: Path) -> list[Path]:
+    """Mono 16 kHz WAV files of the Ogg files under ``folder`` of 0 A.D.'s archive, named
+    ``{parent folder}_{name}.wav``."""
     paths = []
     with tempfile.TemporaryDirectory() as tmp:
         with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
@@ -114,7 +120,7 @@ def decode_ambience(deb: Path, out: Path) -> list[Path]:
                            check=True)
         with zipfile.ZipFile(Path(tmp) / AMBIENCE_ZIP) as archive:
             for name in sorted(archive.namelist()):
-                if name.startswith("audio/ambient/") and name.endswith(".ogg"):
+                if name.startswith(folder) and name.endswith(".ogg"):
                     source = Path(tmp) / Path(name).name
                     source.write_bytes(archive.read(name))
                     path = out / f"{Path(name).parent.name}_{Path(name).stem}.wav"
@@ -206,11 +212,17 @@ def oracle_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus) -> n
 def baselines(corpus_dir: Path, protocol: str) -> dict[str, np.ndarray]:
     """Test SI-SNRi (dB) per line of the methods that need no training; paths in the
     config files are relative to ``corpus_dir``, the working directory."""
-    corpus = dataset.Corpus(None, None, WAV_LEN)
-    lines = dataset.read_config(config(corpus_dir, protocol, "test"), dataset.EVAL_FIELDS)
+    return untrained_scores(config(corpus_dir, protocol, "test"), WAV_LEN, protocol)
+
+
+def untrained_scores(test_fname: str, wav_len: int, label: str) -> dict[str, np.ndarray]:
+    """Test SI-SNRi (dB) per line of the test file's lines, for each method that needs
+    no training; paths in the file are relative to the working directory."""
+    corpus = dataset.Corpus(None, None, wav_len)
+    lines = dataset.read_config(test_fname, dataset.EVAL_FIELDS)
     inputs = [si_snr(*(torch.from_numpy(x[None]) for x in
                        dataset.load_parallel(line, corpus)[:2])).item() for line in lines]
-    print(f"{protocol}: test mixtures' SI-SNR {np.mean(inputs):+.2f} dB", flush=True)
+    print(f"{label}: test mixtures' SI-SNR {np.mean(inputs):+.2f} dB", flush=True)
     scores = {f"{anchor.name}, {warmup}": anchor_si_snri(anchor(), lines, corpus, seconds)
               for anchor in ANCHORS for warmup, seconds in WARMUPS.items()}
     return {**scores,
@@ -223,15 +235,21 @@ def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
           runs: Path, train_lines: int = N_TRAIN) -> tuple[float, float, float, str]:
     """(test SI-SNRi, validation SI-SNRi, wall seconds, speed) of one training run in
     ``runs/PROTOCOL-METHOD-SEED``; speed is its training and validation clips/s."""
-    out = runs / f"{protocol}-{method}-{seed}"
+    return run_pulse(corpus, runs / f"{protocol}-{method}-{seed}", [
+        "--method", method, *SETTINGS, "--seed", str(seed),
+        "--train_fname", config(corpus, protocol, "train", train_lines),
+        "--val_fname", config(corpus, protocol, "val"),
+        "--test_fname", config(corpus, protocol, "test"), *extra])
+
+
+def run_pulse(cwd: Path, out: Path, options: list[str]) -> tuple[float, float, float, str]:
+    """(test SI-SNRi, validation SI-SNRi, wall seconds, speed) of ``pulse.py OPTIONS`` run
+    in ``cwd`` into the folder ``out`` (replaced); speed is its training and validation
+    clips/s."""
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "pulse.py"), "--method", method, *SETTINGS, "--seed",
-         str(seed), "--train_fname", config(corpus, protocol, "train", train_lines),
-         "--val_fname", config(corpus, protocol, "val"), "--test_fname",
-         config(corpus, protocol, "test"),
-         "--out_dir", str(out), *extra], cwd=corpus, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(ROOT / "pulse.py"), *options,
+                             "--out_dir", str(out)], cwd=cwd, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
     scores = json.loads((out / "results.json").read_text())

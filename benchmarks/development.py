@@ -1,0 +1,120 @@
+"""The development benchmark: PULSE's defaults decided on several corpora, not one.
+
+For every corpus of ``benchmarks/corpora.py`` (speech in ambience, GSM speech in city
+noise, animal calls in music), both protocols (``seen`` environments, ``unseen`` noise
+files) and every seed, it trains the chosen methods at the real-audio benchmark's budget
+(``benchmarks/real_audio.py``'s SETTINGS, the corpus's clip length) and scores the
+methods that need no training once: DeepFilterNet3 and RNNoise with both warm-ups,
+spectral gating and the oracle binary mask. Each score is appended to
+``DATA/RUNS/scores.jsonl`` as it comes, and the tables (per corpus, and the mean over
+corpora) are printed from that file at the end, so separate invocations with the same
+``--runs`` add up.
+
+    pip install -r benchmarks/requirements.txt
+    python benchmarks/development.py --seeds 0 1 2
+    python benchmarks/development.py --methods PU --no_baselines --runs norm_none \\
+        --extra --input_norm none
+    python benchmarks/development.py --table_only --runs norm_none
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import corpora  # noqa: E402
+from benchmarks.demo import cpu_name  # noqa: E402
+from benchmarks.real_audio import SETTINGS, run_pulse, untrained_scores  # noqa: E402
+
+PROTOCOLS = ("seen", "unseen")
+
+
+def record(scores: Path, **entry) -> None:
+    with scores.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+    print(" ".join(f"{key} {value:+.2f}" if isinstance(value, float) else f"{value}"
+                   for key, value in entry.items()), flush=True)
+
+
+def tables(scores: Path) -> str:
+    """Markdown tables of the mean test SI-SNRi over seeds: one row per method, one column
+    per corpus and protocol, and the mean over the corpora that have every cell."""
+    entries = [json.loads(line) for line in scores.read_text().splitlines()]
+    cells: dict[tuple[str, str, str], list[float]] = {}
+    for e in entries:
+        cells.setdefault((e["method"], e["corpus"], e["protocol"]), []).append(e["test_db"])
+    names = list(dict.fromkeys(e["corpus"] for e in entries))
+    out = []
+    for protocol in PROTOCOLS:
+        rows = [f"| {protocol}: test SI-SNRi | {' | '.join(names)} | mean |",
+                f"|---|{'---|' * (len(names) + 1)}"]
+        for method in dict.fromkeys(e["method"] for e in entries):
+            values = [cells.get((method, name, protocol)) for name in names]
+            if not any(values):
+                continue
+            text = [f"{np.mean(v):+.2f}" + (f" (n={len(v)})" if len(v) > 1 else "")
+                    if v else "" for v in values]
+            mean = f"{np.mean([np.mean(v) for v in values]):+.2f}" if all(values) else ""
+            rows.append(f"| {method} | {' | '.join(text)} | {mean} |")
+        out.append("\n".join(rows))
+    return "\n\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT / "real_audio_data",
+                   help="where the downloaded packages, the corpora and the runs go")
+    p.add_argument("--corpora", nargs="+", choices=list(corpora.CORPORA),
+                   default=list(corpora.CORPORA))
+    p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--methods", nargs="*", choices=("PU", "PN", "MixIT"), default=["PU", "PN"])
+    p.add_argument("--no_baselines", action="store_true",
+                   help="skip the pretrained anchors, gating and oracle")
+    p.add_argument("--runs", default="development",
+                   help="folder under --data for the runs and scores.jsonl")
+    p.add_argument("--table_only", action="store_true", help="print the tables and stop")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="further pulse.py options for every training run (put it last)")
+    args = p.parse_args()
+    runs = args.data.resolve() / args.runs
+    runs.mkdir(parents=True, exist_ok=True)
+    scores = runs / "scores.jsonl"
+    if not args.table_only:
+        print(f"{cpu_name()}; torch {torch.__version__}; settings {' '.join(SETTINGS)} "
+              f"{' '.join(args.extra)}", flush=True)
+        for name in args.corpora:
+            folder = corpora.build(args.data.resolve(), name)
+            wav_len = corpora.CORPORA[name].wav_len
+            os.chdir(folder)
+            for protocol in args.protocols:
+                fnames = {split: f"{protocol}_{split}_set.txt" for split in ("train", "val", "test")}
+                if not args.no_baselines:
+                    for method, values in untrained_scores(fnames["test"], wav_len,
+                                                           f"{name} {protocol}").items():
+                        record(scores, corpus=name, protocol=protocol, method=method, seed=0,
+                               test_db=float(values.mean()))
+                for method in args.methods:
+                    for seed in args.seeds:
+                        options = ["--method", method, *SETTINGS, "--wav_len", str(wav_len),
+                                   "--seed", str(seed), *(f"--{split}_fname={fname}"
+                                                          for split, fname in fnames.items()),
+                                   *args.extra]
+                        test, val, wall, _ = run_pulse(
+                            folder, runs / f"{name}-{protocol}-{method}-{seed}", options)
+                        record(scores, corpus=name, protocol=protocol, method=method,
+                               seed=seed, test_db=test, val_db=val, minutes=wall / 60)
+    print(tables(scores))
+
+
+if __name__ == "__main__":
+    main()
