@@ -24,11 +24,22 @@ class FrequencyNorm(nn.Module):
         return self.norm(x[:, 0]).unsqueeze(1)
 
 
+class ClipNorm(nn.Module):
+    """Each frequency bin of each clip standardised over the clip's own frames, in training
+    and inference alike: no statistics of the training noise are kept."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, F, N) -> (B, 1, F, N)."""
+        var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
+        return (x - mean) * torch.rsqrt(var + 1e-5)
+
+
 def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_channels: int,
-              out_kernel: int, regulariser: str, input_bins: int = 0) -> nn.Sequential:
+              out_kernel: int, regulariser: str, input_norm: nn.Module | None = None,
+              ) -> nn.Sequential:
     """CNN of 3 + 2 * blocks convolutions mapping (B, 1, F, N) to (B, out_channels, F, N).
 
-    With ``input_bins`` (F) the input first goes through a ``FrequencyNorm``. Every
+    The input first goes through ``input_norm`` when given. Every
     convolution but the last is followed by ReLU and a regulariser: ``batchnorm``
     (BatchNorm2d) or ``dropout`` (Dropout2d(droprate)). The last ``fcblocks`` blocks use
     1x1 kernels; all other hidden convolutions are 3x3.
@@ -39,7 +50,7 @@ def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_ch
     def regularise(ch: int) -> nn.Module:
         return nn.BatchNorm2d(ch) if regulariser == "batchnorm" else nn.Dropout2d(droprate)
 
-    layers: list[nn.Module] = [FrequencyNorm(input_bins)] if input_bins else []
+    layers: list[nn.Module] = [input_norm] if input_norm is not None else []
 
     def add(in_ch: int, out_ch: int, kernel: int) -> None:
         layers.extend([_conv(in_ch, out_ch, kernel), nn.ReLU(), regularise(out_ch)])

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from methods import METHODS
-from model import FrequencyNorm, build_cnn, conv_depth, for_inference, inference_network
+from model import ClipNorm, FrequencyNorm, build_cnn, conv_depth, for_inference, inference_network
 
 
 @pytest.mark.parametrize("blocks, fcblocks", [(0, 0), (2, 0), (2, 1), (3, 0), (4, 1), (4, 4)])
@@ -49,13 +49,15 @@ def _trained_looking(model: nn.Module) -> nn.Module:
 
 
 @pytest.mark.parametrize("name, fcblocks, input_norm", [
-    ("PU", 0, False), ("PU", 1, False), ("PN", 0, False), ("MixIT", 0, False), ("PU", 0, True)])
+    ("PU", 0, None), ("PU", 1, None), ("PN", 0, None), ("MixIT", 0, None), ("PU", 0, "frequency"),
+    ("PU", 0, "clip")])
 @pytest.mark.parametrize("bins, frames", [(33, 17), (1, 5), (2, 2), (7, 1)])
 def test_inference_network_computes_the_same_function(name, fcblocks, input_norm, bins, frames):
     method = METHODS[name]
     model = _trained_looking(build_cnn(2, fcblocks, 4, 0.2, method.out_channels,
                                        method.out_kernel, method.regulariser,
-                                       bins if input_norm else 0))
+                                       {None: None, "clip": ClipNorm(),
+                                        "frequency": FrequencyNorm(bins)}[input_norm]))
     folded = inference_network(model)
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout2d)) for m in folded.modules())
     assert all(m.inplace for m in folded.modules() if isinstance(m, nn.ReLU))
@@ -108,6 +110,19 @@ def test_frequency_norm_standardises_each_bin_and_keeps_frames_apart_in_eval():
 
 def test_input_norm_is_the_first_layer_and_adds_no_convolution():
     plain = build_cnn(2, 0, 4, 0.2, 1, 1, "batchnorm")
-    normed = build_cnn(2, 0, 4, 0.2, 1, 1, "batchnorm", input_bins=33)
+    normed = build_cnn(2, 0, 4, 0.2, 1, 1, "batchnorm", FrequencyNorm(33))
     assert isinstance(normed[0], FrequencyNorm) and normed[0].norm.num_features == 33
     assert conv_depth(normed) == conv_depth(plain) and len(normed) == len(plain) + 1
+
+
+def test_clip_norm_uses_each_clips_own_statistics():
+    """Each clip's bins come out at zero mean, unit variance over its frames, in training
+    and eval mode alike; a clip's output does not depend on the rest of the batch."""
+    x = torch.randn(3, 1, 9, 40) * torch.linspace(0.5, 5, 9)[:, None] + 2
+    norm = ClipNorm()
+    y = norm(x)
+    torch.testing.assert_close(y.mean(-1), torch.zeros(3, 1, 9), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(-1, unbiased=False), torch.ones(3, 1, 9), atol=1e-3,
+                               rtol=0)
+    torch.testing.assert_close(norm.eval()(x[1:2]), y[1:2])
+    assert not list(norm.parameters()) and not list(norm.buffers())
