@@ -30,9 +30,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import dataset  # noqa: E402
 from benchmarks import corpora  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.real_audio import SETTINGS, run_pulse, untrained_scores  # noqa: E402
+from benchmarks.resampler import scores as starter_scores  # noqa: E402
+from warm_start import STARTER  # noqa: E402
 
 PROTOCOLS = ("seen", "unseen")
 
@@ -80,6 +83,8 @@ def main() -> None:
     p.add_argument("--methods", nargs="*", choices=("PU", "PN", "MixIT"), default=["PU", "PN"])
     p.add_argument("--no_baselines", action="store_true",
                    help="skip the pretrained anchors, gating and oracle")
+    p.add_argument("--starter", action="store_true",
+                   help="score the shipped starter model as it is on every test set")
     p.add_argument("--runs", default="development",
                    help="folder under --data for the runs and scores.jsonl")
     p.add_argument("--table_only", action="store_true", help="print the tables and stop")
@@ -103,6 +108,11 @@ def main() -> None:
                                                            f"{name} {protocol}").items():
                         record(scores, corpus=name, protocol=protocol, method=method, seed=0,
                                test_db=float(values.mean()))
+                if args.starter:
+                    lines = dataset.read_config(fnames["test"], dataset.EVAL_FIELDS)
+                    record(scores, corpus=name, protocol=protocol, method="starter, zero-shot",
+                           seed=0, test_db=float(starter_scores(STARTER, lines, "soxr",
+                                                                wav_len).mean()))
                 for method in args.methods:
                     for seed in args.seeds:
                         options = ["--method", method, *SETTINGS, "--wav_len", str(wav_len),

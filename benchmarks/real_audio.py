@@ -1,4 +1,6 @@
-"""PULSE on real speech and real ambience recordings: the development benchmark.
+"""PULSE on real speech and real ambience recordings: one corpus (the first corpus of
+``benchmarks/development.py``, before its silence prompts were screened out; the starter
+model and the adaptation study are built on it).
 
 The corpus is built on demand from Debian packages (``apt-get download``; nothing of it
 goes into git) and is the same on every machine:

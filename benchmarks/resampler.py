@@ -84,10 +84,11 @@ def voice_lines(corpus: Path, voices: list[Path], seed: int = 0) -> list[str]:
     return lines
 
 
-def scores(checkpoint: Path, lines: list[dataset.ConfigLine], resampler: str) -> np.ndarray:
+def scores(checkpoint: Path, lines: list[dataset.ConfigLine], resampler: str,
+           wav_len: int = WAV_LEN) -> np.ndarray:
     """SI-SNRi (dB) of each line, read through ``resampler``, enhanced by ``checkpoint``."""
     model, method, spectral = load_checkpoint(checkpoint, torch.device("cpu"))
-    data = dataset.ExampleSet(lines, dataset.Corpus(None, None, WAV_LEN, resampler))
+    data = dataset.ExampleSet(lines, dataset.Corpus(None, None, wav_len, resampler))
     gains = []
     for noisy, clean in data:
         estimate = enhance(model, method, spectral, noisy[None])
