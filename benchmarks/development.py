@@ -71,6 +71,33 @@ def tables(scores: Path) -> str:
     return "\n\n".join(out)
 
 
+def run_protocol(args: argparse.Namespace, folder: Path, name: str, protocol: str,
+                 runs: Path) -> None:
+    """Every score that ``args`` asks for on one corpus's protocol, appended to
+    ``runs/scores.jsonl``; the working directory is the corpus ``folder``."""
+    scores, wav_len = runs / "scores.jsonl", corpora.CORPORA[name].wav_len
+    fnames = {split: f"{protocol}_{split}_set.txt" for split in ("train", "val", "test")}
+    if not args.no_baselines:
+        for method, values in untrained_scores(fnames["test"], wav_len,
+                                               f"{name} {protocol}").items():
+            record(scores, corpus=name, protocol=protocol, method=method, seed=0,
+                   test_db=float(values.mean()))
+    if args.starter:
+        lines = dataset.read_config(fnames["test"], dataset.EVAL_FIELDS)
+        record(scores, corpus=name, protocol=protocol, method="starter, zero-shot", seed=0,
+               test_db=float(starter_scores(STARTER, lines, "soxr", wav_len).mean()))
+    for method in args.methods:
+        for seed in args.seeds:
+            options = ["--method", method, *SETTINGS, "--wav_len", str(wav_len),
+                       "--seed", str(seed),
+                       *(f"--{split}_fname={fname}" for split, fname in fnames.items()),
+                       *args.extra]
+            test, val, wall, _ = run_pulse(folder, runs / f"{name}-{protocol}-{method}-{seed}",
+                                           options)
+            record(scores, corpus=name, protocol=protocol, method=method, seed=seed,
+                   test_db=test, val_db=val, minutes=wall / 60)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,30 +126,9 @@ def main() -> None:
               f"{' '.join(args.extra)}", flush=True)
         for name in args.corpora:
             folder = corpora.build(args.data.resolve(), name)
-            wav_len = corpora.CORPORA[name].wav_len
             os.chdir(folder)
             for protocol in args.protocols:
-                fnames = {split: f"{protocol}_{split}_set.txt" for split in ("train", "val", "test")}
-                if not args.no_baselines:
-                    for method, values in untrained_scores(fnames["test"], wav_len,
-                                                           f"{name} {protocol}").items():
-                        record(scores, corpus=name, protocol=protocol, method=method, seed=0,
-                               test_db=float(values.mean()))
-                if args.starter:
-                    lines = dataset.read_config(fnames["test"], dataset.EVAL_FIELDS)
-                    record(scores, corpus=name, protocol=protocol, method="starter, zero-shot",
-                           seed=0, test_db=float(starter_scores(STARTER, lines, "soxr",
-                                                                wav_len).mean()))
-                for method in args.methods:
-                    for seed in args.seeds:
-                        options = ["--method", method, *SETTINGS, "--wav_len", str(wav_len),
-                                   "--seed", str(seed), *(f"--{split}_fname={fname}"
-                                                          for split, fname in fnames.items()),
-                                   *args.extra]
-                        test, val, wall, _ = run_pulse(
-                            folder, runs / f"{name}-{protocol}-{method}-{seed}", options)
-                        record(scores, corpus=name, protocol=protocol, method=method,
-                               seed=seed, test_db=test, val_db=val, minutes=wall / 60)
+                run_protocol(args, folder, name, protocol, runs)
     print(tables(scores))
 
 
