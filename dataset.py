@@ -268,6 +268,24 @@ def load_extra_noise(line: ConfigLine, corpus: Corpus) -> np.ndarray:
     return standardise(noise, path)
 
 
+TILT_PIVOT_HZ = 1000.0
+TILT_FLOOR_HZ = 100.0
+
+
+def tilted(waves: list[np.ndarray], db_per_octave: float) -> list[np.ndarray]:
+    """(T,) ``waves`` through one spectral tilt of ``db_per_octave`` (0 dB at
+    ``TILT_PIVOT_HZ``, flat below ``TILT_FLOOR_HZ``), all divided by the standard
+    deviation the first comes out with, so that it keeps unit std and the others their
+    level relative to it."""
+    length = len(waves[0])
+    freqs_hz = np.fft.rfftfreq(length, 1 / SAMPLE_RATE)
+    octaves = np.log2(np.maximum(freqs_hz, TILT_FLOOR_HZ) / TILT_PIVOT_HZ)
+    gain = 10 ** (db_per_octave * octaves / 20)
+    out = [np.fft.irfft(np.fft.rfft(wave) * gain, length) for wave in waves]
+    scale = max(float(out[0].std()), 1e-8)
+    return [wave / scale for wave in out]
+
+
 NoiseSpans = dict[str, tuple[float, float]]
 """Noise file (as the config names it) -> (first start, last end) in seconds."""
 
@@ -326,13 +344,18 @@ class ExampleSet(Dataset):
     With ``fresh_noise``, each item's noise example is read at a new random start inside
     the span of its file that the lines read (``noise_spans``), drawn from NumPy's global
     generator (seeded per run and per loader worker), so every epoch hears new noise.
+    With ``tilt_db`` > 0, both clips of each item pass through one random spectral tilt
+    (``tilted``) of up to that many dB per octave either way, drawn anew for every item
+    from the same generator: another recording chain each time, the same for the noisy
+    clip and what comes beside it.
     Items are (noisy, second) float32 tensors of ``wav_len`` samples.
     """
 
     def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean",
-                 fresh_noise: bool = False):
+                 fresh_noise: bool = False, tilt_db: float = 0.0):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
+        self.tilt_db = tilt_db
         self.read_spans = noise_spans(lines, corpus.wav_len)
         self.profiles = corpus.profiles
 
@@ -364,6 +387,9 @@ class ExampleSet(Dataset):
                         other = other / scale
         except DataError as err:
             raise DataError(f"{line.origin}: {err}") from None
+        if self.tilt_db > 0:
+            tilt = np.random.uniform(-self.tilt_db, self.tilt_db)
+            noisy, other = tilted([noisy, other], tilt)
         return torch.from_numpy(noisy).float(), torch.from_numpy(other).float()
 
 

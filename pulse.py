@@ -227,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PU and MixIT: read each training line's noise example where its config "
                         "line says ('fixed'), or at a new random start every epoch ('random'), "
                         "inside the part of its file that the training lines read")
+    g.add_argument("--tilt_db", type=non_negative_float, default=0.0, metavar="DB",
+                   help="training augmentation: each training clip and what comes beside it "
+                        "(clean speech or noise) pass through one random spectral tilt, drawn "
+                        "uniformly within +-DB dB per octave around 1 kHz, anew every epoch; "
+                        "0: none")
     g.add_argument("--select_by", choices=("auto", "si_snri", "loss"), default="auto",
                    help="model selection: validation SI-SNRi (needs clean speech) or the "
                         "method's loss on validation noisy and noise clips (PU: the risk; "

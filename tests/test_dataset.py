@@ -139,3 +139,42 @@ def test_noise_levels_are_matched_against_the_corpus_profiles(tmp_path):
     expected = noise_level_gain(dataset.standardise(noisy, tmp_path), run_corpus.profiles)
     assert given[0][1].std().item() == pytest.approx(expected, rel=1e-3)
     assert given[0][1].std().item() != pytest.approx(own[0][1].std().item(), rel=0.05)
+
+
+def band_levels_db(wave: np.ndarray) -> tuple[float, float]:
+    """Power (dB) of ``wave`` below 500 Hz and above 4 kHz."""
+    power = np.abs(np.fft.rfft(wave)) ** 2
+    freqs = np.fft.rfftfreq(len(wave), 1 / dataset.SAMPLE_RATE)
+    return (10 * np.log10(power[(freqs > 100) & (freqs < 500)].mean()),
+            10 * np.log10(power[freqs > 4000].mean()))
+
+
+def test_tilt_shapes_the_spectrum_and_keeps_levels_relative_to_the_first():
+    rng = np.random.default_rng(0)
+    speech, noise = rng.normal(size=16000), 0.3 * rng.normal(size=16000)
+    noisy = speech + noise
+    up_noisy, up_speech = dataset.tilted([noisy, speech], 3.0)
+    assert np.std(up_noisy) == pytest.approx(1.0)
+    low_db, high_db = band_levels_db(up_noisy)
+    flat_low_db, flat_high_db = band_levels_db(noisy)
+    # 3 dB per octave: from ~300 Hz to ~6 kHz is ~4.3 octaves, ~13 dB
+    assert (high_db - low_db) - (flat_high_db - flat_low_db) == pytest.approx(13, abs=2)
+    assert np.std(up_noisy - up_speech) / np.std(up_noisy) == pytest.approx(
+        np.std(noise) / np.std(noisy), rel=0.05)  # one linear filter: the mix still adds up
+    assert np.allclose(dataset.tilted([noisy], 0.0)[0], noisy / noisy.std())
+
+
+def test_tilted_pairs_are_drawn_anew_and_reproducibly(tmp_path):
+    rng = np.random.default_rng(1)
+    sf.write(tmp_path / "s.wav", rng.normal(size=16000) * 0.1, 16000)
+    sf.write(tmp_path / "n.wav", rng.normal(size=3 * 16000) * 0.1, 16000)
+    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 16000)
+    lines = [dataset.ConfigLine("t:1", "s.wav", "n.wav", 0.5, 5.0, "n.wav", 1.5)]
+    plain = dataset.ExampleSet(lines, corpus, "noise_paired")
+    tilted = dataset.ExampleSet(lines, corpus, "noise_paired", tilt_db=6.0)
+    np.random.seed(4)
+    first, again = tilted[0], tilted[0]
+    np.random.seed(4)
+    assert torch.equal(tilted[0][0], first[0])
+    assert not torch.equal(first[0], again[0]) and not torch.equal(first[0], plain[0][0])
+    assert float(first[0].std()) == pytest.approx(1.0, abs=1e-3)

@@ -65,11 +65,12 @@ def test_example_set_draws_new_noise_each_time_reproducibly(tmp_path):
     assert not clean.fresh_noise
 
 
-def test_training_with_fresh_noise_and_binary_mask_records_both(tiny_corpus, tmp_path):
+def test_training_with_fresh_noise_tilts_and_binary_mask_records_them(tiny_corpus, tmp_path):
     out = tmp_path / "run"
     result = pulse(*TINY_RUN, *tiny_corpus.options(), "--noise_excerpts", "random",
-                   "--mask", "binary", "--out_dir", str(out))
+                   "--tilt_db", "3", "--mask", "binary", "--out_dir", str(out))
     assert result.returncode == 0, result.stderr
     state = torch.load(out / "best.pt", weights_only=False)
     assert state["model_config"]["mask"] == "binary"
-    assert json.loads((out / "results.json").read_text())["args"]["noise_excerpts"] == "random"
+    recorded = json.loads((out / "results.json").read_text())["args"]
+    assert (recorded["noise_excerpts"], recorded["tilt_db"]) == ("random", 3.0)
