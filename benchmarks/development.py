@@ -14,7 +14,7 @@ corpora) are printed from that file at the end, so separate invocations with the
     python benchmarks/development.py --seeds 0 1 2
     python benchmarks/development.py --methods PU --no_baselines --runs norm_none \\
         --extra --input_norm none
-    python benchmarks/development.py --table_only --runs norm_none
+    python benchmarks/development.py --table_only --runs norm_none --baseline development
 """
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ from benchmarks.resampler import scores as starter_scores  # noqa: E402
 from warm_start import STARTER  # noqa: E402
 
 PROTOCOLS = ("seen", "unseen")
+MAX_CORPUS_LOSS_DB = 0.3
+"""A lever may lose no more than this on any corpus's mean to become a default."""
 
 
 def record(scores: Path, **entry) -> None:
@@ -69,6 +71,41 @@ def tables(scores: Path) -> str:
             rows.append(f"| {method} | {' | '.join(text)} | {mean} |")
         out.append("\n".join(rows))
     return "\n\n".join(out)
+
+
+def seed_means(scores: Path, method: str) -> dict[tuple[str, str, int], float]:
+    """(corpus, protocol, seed) -> test SI-SNRi of ``method``'s runs in ``scores``."""
+    return {(e["corpus"], e["protocol"], e["seed"]): e["test_db"]
+            for e in map(json.loads, scores.read_text().splitlines()) if e["method"] == method}
+
+
+def lever_table(candidate: Path, baseline: Path, method: str = "PU") -> str:
+    """A markdown table of the candidate's gain over the baseline, over the (corpus,
+    protocol, seed) runs both hold: per corpus and protocol, per corpus (both protocols)
+    and overall, with the verdict of the development rule (wins the overall mean, loses
+    no more than ``MAX_CORPUS_LOSS_DB`` on any corpus)."""
+    new, old = seed_means(candidate, method), seed_means(baseline, method)
+    gains: dict[str, dict[str, list[float]]] = {}
+    for (corpus, protocol, seed) in sorted(new.keys() & old.keys()):
+        gains.setdefault(corpus, {}).setdefault(protocol, []).append(
+            new[corpus, protocol, seed] - old[corpus, protocol, seed])
+    if not gains:
+        return f"{candidate} and {baseline} share no {method} run"
+    rows = [f"| {method}: {candidate.parent.name} - {baseline.parent.name} | "
+            f"{' | '.join(PROTOCOLS)} | corpus mean | seeds |", "|---|---|---|---|---|"]
+    corpus_gains = {}
+    for corpus, by_protocol in gains.items():
+        corpus_gains[corpus] = float(np.mean([np.mean(v) for v in by_protocol.values()]))
+        cells = [f"{np.mean(by_protocol[p]):+.2f}" if p in by_protocol else ""
+                 for p in PROTOCOLS]
+        seeds = sorted({len(v) for v in by_protocol.values()})
+        rows.append(f"| {corpus} | {' | '.join(cells)} | {corpus_gains[corpus]:+.2f} | "
+                    f"{'/'.join(map(str, seeds))} |")
+    overall, worst = np.mean(list(corpus_gains.values())), min(corpus_gains.values())
+    adopt = overall > 0 and worst >= -MAX_CORPUS_LOSS_DB
+    rows.append(f"| mean | | | {overall:+.2f} | |")
+    return "\n".join(rows) + (f"\n\nverdict: {'adopt' if adopt else 'keep the baseline'} "
+                              f"(overall {overall:+.2f} dB, worst corpus {worst:+.2f} dB)")
 
 
 def run_protocol(args: argparse.Namespace, folder: Path, name: str, protocol: str,
@@ -115,6 +152,9 @@ def main() -> None:
     p.add_argument("--runs", default="development",
                    help="folder under --data for the runs and scores.jsonl")
     p.add_argument("--table_only", action="store_true", help="print the tables and stop")
+    p.add_argument("--baseline", metavar="RUNS",
+                   help="also print the gain over this --runs folder's runs of the same "
+                        "corpus, protocol and seed, and whether the lever passes the rule")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further pulse.py options for every training run (put it last)")
     args = p.parse_args()
@@ -130,6 +170,8 @@ def main() -> None:
             for protocol in args.protocols:
                 run_protocol(args, folder, name, protocol, runs)
     print(tables(scores))
+    if args.baseline:
+        print("\n" + lever_table(scores, args.data.resolve() / args.baseline / "scores.jsonl"))
 
 
 if __name__ == "__main__":
