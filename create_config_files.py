@@ -6,7 +6,9 @@ lies inside one noise file, training and validation excerpts in its first 90 %, 
 excerpts in the rest, so test noise is unseen; the validation set is a random draw of
 the training speech files; test speech is its own set; a fixed seed. With ``--test_noise``
 the test excerpts come from those files instead (anywhere in them) and training and
-validation excerpts from anywhere in the ``--noise`` files: unseen noise *files*.
+validation excerpts from anywhere in the ``--noise`` files: unseen noise *files*. With
+``--val_noise`` the validation excerpts come from files that training never reads, so the
+epoch selected is the one that does best on noise it was not trained on.
 
     python create_config_files.py --name mine --trainval 'mine/train/**/*.wav' \\
         --test 'mine/test/**/*.wav' --noise 'mynoise/**/*.wav' --n_val 100
@@ -66,14 +68,19 @@ def _start(rng: random.Random, noise: AudioFile, excerpt_s: float, part: str) ->
 
 def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFile], n_val: int,
                       excerpt_s: float, seed: int, test_noises: list[AudioFile] | None = None,
-                      val: list[str] | None = None) -> tuple[list[str], list[str], list[str]]:
+                      val: list[str] | None = None, val_noises: list[AudioFile] | None = None
+                      ) -> tuple[list[str], list[str], list[str]]:
     """(train, validation, test) config lines; trainval and test are speech paths. Test
     excerpts come from the last tenth of each noise file or, given ``test_noises``, from
     anywhere in those files (and training excerpts from anywhere in ``noises``). Given
     ``val``, validation speech is those files and trainval is training speech alone
-    (``n_val`` is then unused); otherwise ``n_val`` files of trainval are drawn."""
+    (``n_val`` is then unused); otherwise ``n_val`` files of trainval are drawn. Given
+    ``val_noises``, validation excerpts come from those files (from the part of them
+    training would read), which training never reads."""
     if val is not None and set(val) & set(trainval):
         raise ValueError("a file is both a training and a validation speech file")
+    if {n.path for n in val_noises or []} & {n.path for n in noises + (test_noises or [])}:
+        raise ValueError("a validation noise file is also a training or a test noise file")
     if val is None and not 0 < n_val < len(trainval):
         raise ValueError(f"n_val must be between 1 and {len(trainval) - 1}, got {n_val}")
     if not noises or test_noises == []:
@@ -89,19 +96,20 @@ def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFi
     else:
         val_speech, train_speech = sorted(val), sorted(trainval)
 
-    def line(speech: str, is_test: bool, extra: bool) -> str:
-        noise = rng.choice(test_noises or noises if is_test else noises)
-        part = test_part if is_test else train_part
+    pools = {"train": noises, "val": val_noises or noises, "test": test_noises or noises}
+
+    def line(speech: str, split: str) -> str:
+        noise = rng.choice(pools[split])
+        part = test_part if split == "test" else train_part
         fields = [quote_field(speech), quote_field(noise.path),
                   f"{_start(rng, noise, excerpt_s, part):.4f}", f"{rng.uniform(*SNR_RANGE_DB):.4f}"]
-        if extra:
+        if split == "train":
             other = rng.choice(noises)
             fields += [quote_field(other.path), f"{_start(rng, other, excerpt_s, train_part):.4f}"]
         return " ".join(fields)
 
-    return ([line(s, False, True) for s in train_speech],
-            [line(s, False, False) for s in val_speech],
-            [line(s, True, False) for s in sorted(test)])
+    return ([line(s, "train") for s in train_speech], [line(s, "val") for s in val_speech],
+            [line(s, "test") for s in sorted(test)])
 
 
 def make_recording_lines(noisy: list[AudioFile], noises: list[AudioFile], n_val: int,
@@ -174,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", required=True, help="glob of your noise files")
     parser.add_argument("--test_noise", help="glob of noise files for the test set only "
                                              "(default: the last tenth of each --noise file)")
+    parser.add_argument("--val_noise", help="glob of noise files for validation only, never "
+                                            "read in training (default: validation excerpts "
+                                            "from the --noise files)")
     parser.add_argument("--n_val", type=int, default=100, help="validation examples")
     parser.add_argument("--wav_len", type=int, default=PUBLISHED_WAV_LEN,
                         help="clip length in samples at 16 kHz that excerpts must fit")
@@ -181,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.noisy and (args.trainval or args.test):
         parser.error("--noisy (recordings) goes without --trainval and --test (clean speech)")
-    for option in ("test_noise", "val"):
+    for option in ("test_noise", "val", "val_noise"):
         if args.noisy and getattr(args, option):
             parser.error(f"--{option} goes with --trainval and --test (clean speech)")
     if not args.noisy and not (args.trainval and args.test):
         parser.error("give --trainval and --test (clean speech), or --noisy (recordings)")
     keys = ("noisy", "noise") if args.noisy else ("trainval", "test", "noise")
-    keys += tuple(key for key in ("test_noise", "val") if getattr(args, key))
+    keys += tuple(key for key in ("test_noise", "val", "val_noise") if getattr(args, key))
     found = {key: sorted(glob.glob(getattr(args, key), recursive=True)) for key in keys}
     for key, files in found.items():
         if not files:
@@ -201,9 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             lines = {"train": train, "val": val}
         else:
             test_noises = files_on_disk(args.test_noise) if args.test_noise else None
+            val_noises = files_on_disk(args.val_noise) if args.val_noise else None
             lines = dict(zip(("train", "val", "test"), make_config_lines(
                 found["trainval"], found["test"], noises, args.n_val, excerpt_s, args.seed,
-                test_noises, found.get("val"))))
+                test_noises, found.get("val"), val_noises)))
         for path, split_lines in zip(write_config_files(args.name, lines), lines.values()):
             print(f"{path}: {len(split_lines)} lines")
     except (ValueError, OSError, RuntimeError) as err:  # RuntimeError: soundfile

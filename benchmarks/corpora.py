@@ -30,7 +30,10 @@ protocol can take test excerpts from the last tenth of every file.
 
 Both protocols as in ``benchmarks/real_audio.py`` (``seen``: test excerpts from the last
 tenth of each noise file of at least 20 s; ``unseen``: every fourth noise file is a test
-file). 130 training, 20 validation and 50 test lines; the signal files are split into
+file), and each again with validation lines whose noise files training never reads
+(``{seen,unseen}_heldval_{train,val}_set.txt``: every ``VAL_NOISE_EVERY``-th training noise
+file held out; the test lines are the protocol's). 130 training, 20 validation and 50 test
+lines; the signal files are split into
 training, validation and test files first, and a corpus with fewer than 200 files lists
 its files more than once (each time with another noise excerpt and SNR).
 """
@@ -67,7 +70,10 @@ MIN_ACTIVE_S = 0.15
 SCENE_S = 24.0
 MIN_NOISE_S = 1.0
 LINES = {"train": 130, "val": 20, "test": 50}
-CORPORA_VERSION = "1"
+VAL_NOISE_EVERY = 6
+"""Every sixth training noise file is held out for validation in the ``*_heldval_*`` files."""
+HELD_OUT_VAL = "heldval"
+CORPORA_VERSION = "2"
 
 
 def active_seconds(wave: np.ndarray, rate: int = SAMPLE_RATE) -> float:
@@ -235,6 +241,12 @@ def write_protocols(corpus: Path, signals: dict[str, list[Path]], noises: list[P
         lines = make_config_lines(listed["train"], listed["test"], train_noise, 0,
                                   wav_len / SAMPLE_RATE, 0, test_noise, listed["val"])
         write_config_files(protocol, dict(zip(("train", "val", "test"), lines)), corpus)
+        held = train_noise[VAL_NOISE_EVERY - 1::VAL_NOISE_EVERY]
+        lines = make_config_lines(listed["train"], listed["test"],
+                                  [f for f in train_noise if f not in held], 0,
+                                  wav_len / SAMPLE_RATE, 0, test_noise, listed["val"], held)
+        write_config_files(f"{protocol}_{HELD_OUT_VAL}", dict(zip(("train", "val"), lines)),
+                           corpus)
 
 
 def silent_excerpts(corpus: Path, wav_len: int) -> list[str]:

@@ -114,6 +114,9 @@ def run_protocol(args: argparse.Namespace, folder: Path, name: str, protocol: st
     ``runs/scores.jsonl``; the working directory is the corpus ``folder``."""
     scores, wav_len = runs / "scores.jsonl", corpora.CORPORA[name].wav_len
     fnames = {split: f"{protocol}_{split}_set.txt" for split in ("train", "val", "test")}
+    if args.val_noise == "held_out":
+        fnames.update({split: f"{protocol}_{corpora.HELD_OUT_VAL}_{split}_set.txt"
+                       for split in ("train", "val")})
     if not args.no_baselines:
         for method, values in untrained_scores(fnames["test"], wav_len,
                                                f"{name} {protocol}").items():
@@ -145,6 +148,9 @@ def main() -> None:
     p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="*", choices=("PU", "PN", "MixIT"), default=["PU", "PN"])
+    p.add_argument("--val_noise", choices=("shared", "held_out"), default="shared",
+                   help="validation excerpts from the training noise files, or from files "
+                        "training never reads (every sixth, held out of training)")
     p.add_argument("--no_baselines", action="store_true",
                    help="skip the pretrained anchors, gating and oracle")
     p.add_argument("--starter", action="store_true",

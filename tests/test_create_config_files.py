@@ -49,3 +49,16 @@ def test_given_validation_files_are_the_validation_speech_and_repeats_are_kept()
     assert [line.split()[0] for line in val] == SPEECH[4:6]
     with pytest.raises(ValueError, match="both a training and a validation speech file"):
         make_config_lines(SPEECH[:4], SPEECH[10:], NOISES, 2, 1.0, seed=0, val=SPEECH[3:5])
+
+
+def test_validation_noise_files_are_never_read_in_training():
+    val_noises = [AudioFile("v0.wav", 10.0)]
+    train, val, test = make_config_lines(SPEECH[:10], SPEECH[10:], NOISES, 3, 1.0, seed=0,
+                                         val_noises=val_noises)
+    extra = [(line.split()[4], float(line.split()[5])) for line in train]
+    assert {path for path, _ in noise_excerpts(train) + extra} == {"n0.wav", "n1.wav"}
+    assert {path for path, _ in noise_excerpts(val)} == {"v0.wav"}
+    assert max(start for _, start in noise_excerpts(val)) <= 9.0 - 1.0  # its first 90 %
+    with pytest.raises(ValueError, match="validation noise file is also a training"):
+        make_config_lines(SPEECH[:10], SPEECH[10:], NOISES, 3, 1.0, seed=0,
+                          val_noises=[NOISES[1]])
