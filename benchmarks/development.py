@@ -15,6 +15,8 @@ corpora) are printed from that file at the end, so separate invocations with the
     python benchmarks/development.py --methods PU --no_baselines --runs norm_none \\
         --extra --input_norm none
     python benchmarks/development.py --table_only --runs norm_none --baseline development
+    git worktree add /tmp/old COMMIT && python benchmarks/development.py --methods PU \\
+        --no_baselines --runs old --code /tmp/old
 """
 from __future__ import annotations
 
@@ -133,7 +135,7 @@ def run_protocol(args: argparse.Namespace, folder: Path, name: str, protocol: st
                        *(f"--{split}_fname={fname}" for split, fname in fnames.items()),
                        *args.extra]
             test, val, wall, _ = run_pulse(folder, runs / f"{name}-{protocol}-{method}-{seed}",
-                                           options)
+                                           options, args.code.resolve())
             record(scores, corpus=name, protocol=protocol, method=method, seed=seed,
                    test_db=test, val_db=val, minutes=wall / 60)
 
@@ -148,6 +150,9 @@ def main() -> None:
     p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="*", choices=("PU", "PN", "MixIT"), default=["PU", "PN"])
+    p.add_argument("--code", type=Path, default=ROOT,
+                   help="the checkout whose pulse.py trains, e.g. a git worktree of an earlier "
+                        "commit (default: this one)")
     p.add_argument("--val_noise", choices=("shared", "held_out"), default="shared",
                    help="validation excerpts from the training noise files, or from files "
                         "training never reads (every sixth, held out of training)")

@@ -244,13 +244,14 @@ def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
         "--test_fname", config(corpus, protocol, "test"), *extra])
 
 
-def run_pulse(cwd: Path, out: Path, options: list[str]) -> tuple[float, float, float, str]:
+def run_pulse(cwd: Path, out: Path, options: list[str],
+              code: Path = ROOT) -> tuple[float, float, float, str]:
     """(test SI-SNRi, validation SI-SNRi, wall seconds, speed) of ``pulse.py OPTIONS`` run
     in ``cwd`` into the folder ``out`` (replaced); speed is its training and validation
-    clips/s."""
+    clips/s. ``code``: the checkout whose pulse.py runs."""
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, str(ROOT / "pulse.py"), *options,
+    result = subprocess.run([sys.executable, str(code / "pulse.py"), *options,
                              "--out_dir", str(out)], cwd=cwd, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
