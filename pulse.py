@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "mask, risks over bin counts, unit-std noise examples, Dropout2d for "
                         "PU and MixIT, fp32, noisy training mixtures from fields 5-6, PU "
                         "batches of shuffled clips, its nn rule, its MixIT loss, one batch "
-                        "order for every epoch, NaN SI-SNR for silent estimates and its "
-                        "resampler); 'pulse' "
+                        "order for every epoch, NaN SI-SNR for silent estimates, its "
+                        "resampler and the noise excerpts its config lines name); 'pulse' "
                         "makes this project's, chosen on real recordings. Each option it sets "
                         "can still be given; its help names both recipes' values")
     g.add_argument("--prior", type=prior_value, default=None,
@@ -223,10 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
                   "how audio files that are not at 16 kHz are resampled: 'soxr' at very high "
                   "quality, or 'sinc', the reference release's windowed sinc (Hann window, "
                   "6 zero crossings each side, cut-off at 0.99 of the Nyquist rate)")
-    g.add_argument("--noise_excerpts", choices=("fixed", "random"), default="fixed",
-                   help="PU and MixIT: read each training line's noise example where its config "
-                        "line says ('fixed'), or at a new random start every epoch ('random'), "
-                        "inside the part of its file that the training lines read")
+    recipe_option(g, "noise_excerpts", ("fixed", "random"),
+                  "PU and MixIT: read each training line's noise example where its config line "
+                  "says ('fixed'), or at a new random start every epoch ('random'), inside the "
+                  "part of its file that the training lines read")
     g.add_argument("--tilt_db", type=non_negative_float, default=0.0, metavar="DB",
                    help="training augmentation: each training clip and what comes beside it "
                         "(clean speech or noise) pass through one random spectral tilt, drawn "
