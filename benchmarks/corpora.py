@@ -31,11 +31,11 @@ protocol can take test excerpts from the last tenth of every file.
 Both protocols as in ``benchmarks/real_audio.py`` (``seen``: test excerpts from the last
 tenth of each noise file of at least 20 s; ``unseen``: every fourth noise file is a test
 file), and each again with validation lines whose noise files training never reads
-(``{seen,unseen}_heldval_{train,val}_set.txt``: every ``VAL_NOISE_EVERY``-th training noise
-file held out; the test lines are the protocol's). 130 training, 20 validation and 50 test
-lines; the signal files are split into
-training, validation and test files first, and a corpus with fewer than 200 files lists
-its files more than once (each time with another noise excerpt and SNR).
+(``{seen,unseen}_heldval_{train,val}_set.txt``: every ``VAL_NOISE_EVERY``-th training
+noise file held out; the test lines are the protocol's). 130 training, 20 validation and
+50 test lines; the signal files are split into training, validation and test files
+first, and a corpus with fewer than 200 files lists its files more than once (each time
+with another noise excerpt and SNR).
 """
 from __future__ import annotations
 
