@@ -258,9 +258,12 @@ def run_pulse(cwd: Path, out: Path, options: list[str],
     scores = json.loads((out / "results.json").read_text())
     with (out / "metrics.csv").open() as f:
         epochs = list(csv.DictReader(f))
-    speed = (f"training {np.mean([float(e['train_clips_per_s']) for e in epochs]):.1f} clips/s, "
-             f"validation {N_VAL / np.mean([float(e['val_seconds']) for e in epochs]):.1f} "
-             "clips/s")
+    if {"train_clips_per_s", "val_seconds"} <= set(epochs[0]):
+        speed = (f"training {np.mean([float(e['train_clips_per_s']) for e in epochs]):.1f} "
+                 f"clips/s, validation "
+                 f"{N_VAL / np.mean([float(e['val_seconds']) for e in epochs]):.1f} clips/s")
+    else:
+        speed = "not recorded by this checkout"
     return (scores["test_si_snri_db"], scores["val_si_snri_db"],
             time.perf_counter() - started, speed)
 
