@@ -166,6 +166,9 @@ class Method:
     """(B, C, F, N) logits -> (B, F, N) mask in [0, 1]."""
     clips_per_line: int = 1
     """Clips the network sees per training line (PU: the noisy clip and the noise clip)."""
+    noise_excerpts: str = "fixed"
+    """The separate noise examples under ``--recipe pulse`` (``--noise_excerpts auto``):
+    read afresh every epoch only where that was measured to pay (PU)."""
     loss_name: str = "loss"
 
 
@@ -178,7 +181,7 @@ METHODS: dict[str, Method] = {
                  lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
                  lambda args, prior: PUObjective(prior, args.p, args.risk_norm, args.pu_loss,
                                                  args.mode, args.beta, args.gamma, args.nn_rule),
-                 _pu_binary_mask, clips_per_line=2, loss_name="risk"),
+                 _pu_binary_mask, clips_per_line=2, loss_name="risk", noise_excerpts="random"),
     "PN": Method(1, 3, {"pulse": "batchnorm", "reference": "batchnorm"}, lambda args: "clean",
                  lambda args, prior: pn_objective, _sigmoid_of_first),
     "MixIT": Method(3, 3, {"pulse": "dropout", "reference": "dropout"}, lambda args: "noise",

@@ -223,10 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
                   "how audio files that are not at 16 kHz are resampled: 'soxr' at very high "
                   "quality, or 'sinc', the reference release's windowed sinc (Hann window, "
                   "6 zero crossings each side, cut-off at 0.99 of the Nyquist rate)")
-    recipe_option(g, "noise_excerpts", ("fixed", "random"),
+    recipe_option(g, "noise_excerpts", ("auto", "fixed", "random"),
                   "PU and MixIT: read each training line's noise example where its config line "
                   "says ('fixed'), or at a new random start every epoch ('random'), inside the "
-                  "part of its file that the training lines read")
+                  "part of its file that the training lines read; auto: the method's (random "
+                  "for PU, where it was measured to pay; fixed for MixIT)")
     g.add_argument("--tilt_db", type=non_negative_float, default=0.0, metavar="DB",
                    help="training augmentation: each training clip and what comes beside it "
                         "(clean speech or noise) pass through one random spectral tilt, drawn "

@@ -19,7 +19,7 @@ RECIPES: dict[str, dict[str, str]] = {
               "regulariser": "auto", "precision": "auto", "noisy_fields": "2-3",
               "pu_batches": "paired", "nn_rule": "kiryo", "mixit_loss": "clip",
               "mixit_scale": "shared", "input_norm": "frequency", "batch_order": "epoch",
-              "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "random"},
+              "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "auto"},
     "reference": {"mask": "binary", "risk_norm": "count", "noise_level": "unit",
                   "regulariser": "auto", "precision": "fp32", "noisy_fields": "5-6",
                   "pu_batches": "shuffled", "nn_rule": "reference", "mixit_loss": "reference",
@@ -27,7 +27,8 @@ RECIPES: dict[str, dict[str, str]] = {
                   "si_snr": "reference", "resampler": "sinc", "noise_excerpts": "fixed"},
 }
 """Each recipe's value of every option it sets; ``regulariser auto`` is the method's own
-under the recipe (``methods.Method.regulariser``)."""
+under the recipe (``methods.Method.regulariser``), ``noise_excerpts auto`` the method's
+``methods.Method.noise_excerpts``."""
 RECIPE_OPTIONS = tuple(RECIPES["pulse"])
 
 DEFAULT_PRIOR = 0.6
@@ -86,6 +87,8 @@ def resolve(args: argparse.Namespace, device: torch.device,
     settled = {**given, **{key: recipe[key] for key in RECIPE_OPTIONS if given[key] is None}}
     if settled["regulariser"] == "auto":
         settled["regulariser"] = METHODS[args.method].regulariser[args.recipe]
+    if settled["noise_excerpts"] == "auto":
+        settled["noise_excerpts"] = METHODS[args.method].noise_excerpts
     if settled["precision"] == "auto":
         settled["precision"] = auto_precision(device)[0]
     if settled["channels_last"] is None:

@@ -58,6 +58,13 @@ def test_regulariser_per_method_and_recipe(method, reference, pulse_recipe):
     assert resolved("--method", method).regulariser == pulse_recipe
 
 
+@pytest.mark.parametrize("method, pulse_recipe", [("PU", "random"), ("MixIT", "fixed")])
+def test_noise_excerpts_per_method_and_recipe(method, pulse_recipe):
+    assert resolved("--method", method).noise_excerpts == pulse_recipe
+    assert resolved("--method", method, "--recipe", "reference").noise_excerpts == "fixed"
+    assert resolved("--method", "MixIT", "--noise_excerpts", "random").noise_excerpts == "random"
+
+
 def test_reference_recipe_trains_in_fp32_on_cuda_too():
     assert resolved("--recipe", "reference", device=torch.device("cuda")).precision == "fp32"
     assert resolved(device=torch.device("cuda")).precision == "bf16"
