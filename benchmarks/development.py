@@ -75,7 +75,7 @@ def tables(scores: Path) -> str:
     return "\n\n".join(out)
 
 
-def seed_means(scores: Path, method: str) -> dict[tuple[str, str, int], float]:
+def seed_scores(scores: Path, method: str) -> dict[tuple[str, str, int], float]:
     """(corpus, protocol, seed) -> test SI-SNRi of ``method``'s runs in ``scores``."""
     return {(e["corpus"], e["protocol"], e["seed"]): e["test_db"]
             for e in map(json.loads, scores.read_text().splitlines()) if e["method"] == method}
@@ -86,7 +86,7 @@ def lever_table(candidate: Path, baseline: Path, method: str = "PU") -> str:
     protocol, seed) runs both hold: per corpus and protocol, per corpus (both protocols)
     and overall, with the verdict of the development rule (wins the overall mean, loses
     no more than ``MAX_CORPUS_LOSS_DB`` on any corpus)."""
-    new, old = seed_means(candidate, method), seed_means(baseline, method)
+    new, old = seed_scores(candidate, method), seed_scores(baseline, method)
     gains: dict[str, dict[str, list[float]]] = {}
     for (corpus, protocol, seed) in sorted(new.keys() & old.keys()):
         gains.setdefault(corpus, {}).setdefault(protocol, []).append(
@@ -155,7 +155,8 @@ def main() -> None:
                         "commit (default: this one)")
     p.add_argument("--val_noise", choices=("shared", "held_out"), default="shared",
                    help="validation excerpts from the training noise files, or from files "
-                        "training never reads (every sixth, held out of training)")
+                        f"training never reads (every {corpora.VAL_NOISE_EVERY}th, held out "
+                        "of training)")
     p.add_argument("--no_baselines", action="store_true",
                    help="skip the pretrained anchors, gating and oracle")
     p.add_argument("--starter", action="store_true",
