@@ -127,7 +127,7 @@ def run_protocol(args: argparse.Namespace, folder: Path, name: str, protocol: st
     if args.starter:
         lines = dataset.read_config(fnames["test"], dataset.EVAL_FIELDS)
         record(scores, corpus=name, protocol=protocol, method="starter, zero-shot", seed=0,
-               test_db=float(starter_scores(STARTER, lines, "soxr", wav_len).mean()))
+               test_db=float(starter_scores(args.starter, lines, "soxr", wav_len).mean()))
     for method in args.methods:
         for seed in args.seeds:
             options = ["--method", method, *SETTINGS, "--wav_len", str(wav_len),
@@ -159,8 +159,10 @@ def main() -> None:
                         "of training)")
     p.add_argument("--no_baselines", action="store_true",
                    help="skip the pretrained anchors, gating and oracle")
-    p.add_argument("--starter", action="store_true",
-                   help="score the shipped starter model as it is on every test set")
+    p.add_argument("--starter", nargs="?", type=lambda path: Path(path).resolve(),
+                   const=STARTER, metavar="CKPT",
+                   help="score a starter model as it is on every test set (without CKPT: "
+                        "the shipped one)")
     p.add_argument("--runs", default="development",
                    help="folder under --data for the runs and scores.jsonl")
     p.add_argument("--table_only", action="store_true", help="print the tables and stop")

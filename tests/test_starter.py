@@ -1,0 +1,42 @@
+"""The leave-one-corpus-out starter's data (``benchmarks/starter.py --leave_out``)."""
+import shlex
+
+from benchmarks import corpora
+from benchmarks.starter import pooled_corpora
+
+
+def fake_corpora(data):
+    """Built-looking corpora whose config lines name their corpus and split."""
+    root = data / f"corpora_v{corpora.CORPORA_VERSION}"
+    for name in corpora.CORPORA:
+        folder = root / name
+        folder.mkdir(parents=True)
+        (folder / "READY").write_text("")
+        for protocol in ("seen", "unseen"):
+            for split in ("train", "val", "test"):
+                extra = " 'n two.wav' 3.0" if split == "train" else ""
+                (folder / f"{protocol}_{split}_set.txt").write_text(
+                    f"s/{protocol}_{split}.wav n.wav 1.5 4.0{extra}\n")
+    return root
+
+
+def test_the_left_out_corpus_is_never_heard(tmp_path):
+    root = fake_corpora(tmp_path)
+    folder, files, wav_len = pooled_corpora(tmp_path, "animal_calls")
+    assert folder == root and wav_len == 32000
+    train, val, test = ((root / f).read_text().splitlines() for f in files)
+    assert [shlex.split(line) for line in train[:2]] == [
+        ["prompts_ambience/s/seen_train.wav", "prompts_ambience/n.wav", "1.5", "4.0",
+         "prompts_ambience/n two.wav", "3.0"],
+        ["prompts_ambience/s/unseen_train.wav", "prompts_ambience/n.wav", "1.5", "4.0",
+         "prompts_ambience/n two.wav", "3.0"]]
+    assert len(train) == 4 and not any("animal" in line for line in train + val + test)
+    assert val == ["prompts_ambience/s/unseen_val.wav prompts_ambience/n.wav 1.5 4.0",
+                   "gsm_city/s/unseen_val.wav gsm_city/n.wav 1.5 4.0"]
+    assert [line.split()[0] for line in test] == ["prompts_ambience/s/unseen_test.wav",
+                                                  "gsm_city/s/unseen_test.wav"]
+
+
+def test_the_clip_is_the_shortest_of_the_pooled_corpora(tmp_path):
+    fake_corpora(tmp_path)
+    assert pooled_corpora(tmp_path, "gsm_city")[2] == corpora.CORPORA["animal_calls"].wav_len
