@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import loss
-from model import ClipNorm, FrequencyAndClipNorm, FrequencyNorm, build_cnn
+from model import ClipNorm, FrequencyNorm, build_cnn
 from spectral import Spectral
 
 StepResult = tuple[torch.Tensor, torch.Tensor]
@@ -135,10 +135,9 @@ PU_MASKS = {"soft": _pu_soft_mask, "binary": _pu_binary_mask}
 """``--mask`` choices of PU."""
 PU_MASK_BEFORE_CHOICE = "binary"
 """The mask of PU checkpoints written before ``--mask`` existed."""
-INPUT_NORMS = ("frequency", "clip", "both", "none")
+INPUT_NORMS = ("frequency", "clip", "none")
 """``--input_norm`` choices: the network's input normalised per frequency bin with the
-training set's statistics, or with each clip's own, or both as two channels, or left as
-it is."""
+training set's statistics, or with each clip's own, or left as it is."""
 INPUT_NORM_BEFORE_CHOICE = "none"
 """The input normalisation of checkpoints written before ``--input_norm`` existed."""
 
@@ -207,10 +206,8 @@ def build_model(config: dict) -> nn.Sequential:
     """The CNN described by a checkpoint's ``model_config`` (method, blocks, fcblocks,
     channels, droprate, regulariser, input_norm, frame_len)."""
     method = METHODS[config["method"]]
-    bins = config["frame_len"] // 2 + 1
-    norm = {"frequency": lambda: FrequencyNorm(bins), "clip": ClipNorm,
-            "both": lambda: FrequencyAndClipNorm(bins),
-            "none": lambda: None}[completed_config(config)["input_norm"]]
+    norm = {"frequency": lambda: FrequencyNorm(config["frame_len"] // 2 + 1),
+            "clip": ClipNorm, "none": lambda: None}[completed_config(config)["input_norm"]]
     return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
                      method.out_channels, method.out_kernel, config["regulariser"], norm())
 

@@ -15,8 +15,6 @@ class FrequencyNorm(nn.Module):
     """Batch normalisation of each frequency bin of a one-channel input, over the batch and
     the frames (running statistics in eval mode, so each frame is mapped on its own)."""
 
-    out_channels = 1
-
     def __init__(self, bins: int):
         super().__init__()
         self.norm = nn.BatchNorm1d(bins)
@@ -30,35 +28,14 @@ class ClipNorm(nn.Module):
     """Each frequency bin of each clip standardised over the clip's own frames, in training
     and inference alike: no statistics of the training noise are kept."""
 
-    out_channels = 1
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, F, N) -> (B, 1, F, N)."""
         var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
         return (x - mean) * torch.rsqrt(var + 1e-5)
 
 
-class FrequencyAndClipNorm(nn.Module):
-    """Both normalisations as two channels: each bin against the training set's statistics
-    (the level and colour relative to what training heard) and against the clip's own (the
-    bin's course over time, whatever the noise's spectrum)."""
-
-    out_channels = 2
-
-    def __init__(self, bins: int):
-        super().__init__()
-        self.frequency, self.clip = FrequencyNorm(bins), ClipNorm()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, F, N) -> (B, 2, F, N)."""
-        return torch.cat([self.frequency(x), self.clip(x)], dim=1)
-
-
-InputNorm = FrequencyNorm | ClipNorm | FrequencyAndClipNorm
-
-
 def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_channels: int,
-              out_kernel: int, regulariser: str, input_norm: InputNorm | None = None,
+              out_kernel: int, regulariser: str, input_norm: nn.Module | None = None,
               ) -> nn.Sequential:
     """CNN of 3 + 2 * blocks convolutions mapping (B, 1, F, N) to (B, out_channels, F, N).
 
@@ -78,7 +55,7 @@ def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_ch
     def add(in_ch: int, out_ch: int, kernel: int) -> None:
         layers.extend([_conv(in_ch, out_ch, kernel), nn.ReLU(), regularise(out_ch)])
 
-    add(input_norm.out_channels if input_norm is not None else 1, channels, 3)
+    add(1, channels, 3)
     add(channels, channels, 3)
     for i in range(blocks):
         kernel = 3 if i < blocks - fcblocks else 1

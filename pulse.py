@@ -175,8 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "'frequency' normalises each frequency bin of the network's input (batch "
                   "normalisation over clips and frames, before the first convolution); "
                   "'clip' standardises each bin over the clip's own frames (no training "
-                  "statistics kept); 'both' gives the network the two as two channels; "
-                  "'none' feeds the feature as it is (the paper)")
+                  "statistics kept); 'none' feeds the feature as it is (the paper)")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=positive_int, default=100, help="training epochs")
     g.add_argument("--batch_size", type=positive_int, default=16,

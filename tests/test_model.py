@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from methods import METHODS
-from model import ClipNorm, FrequencyAndClipNorm, FrequencyNorm, build_cnn, conv_depth, for_inference, inference_network
+from model import ClipNorm, FrequencyNorm, build_cnn, conv_depth, for_inference, inference_network
 
 
 @pytest.mark.parametrize("blocks, fcblocks", [(0, 0), (2, 0), (2, 1), (3, 0), (4, 1), (4, 4)])
@@ -50,15 +50,14 @@ def _trained_looking(model: nn.Module) -> nn.Module:
 
 @pytest.mark.parametrize("name, fcblocks, input_norm", [
     ("PU", 0, None), ("PU", 1, None), ("PN", 0, None), ("MixIT", 0, None), ("PU", 0, "frequency"),
-    ("PU", 0, "clip"), ("PU", 0, "both")])
+    ("PU", 0, "clip")])
 @pytest.mark.parametrize("bins, frames", [(33, 17), (1, 5), (2, 2), (7, 1)])
 def test_inference_network_computes_the_same_function(name, fcblocks, input_norm, bins, frames):
     method = METHODS[name]
     model = _trained_looking(build_cnn(2, fcblocks, 4, 0.2, method.out_channels,
                                        method.out_kernel, method.regulariser,
                                        {None: None, "clip": ClipNorm(),
-                                        "frequency": FrequencyNorm(bins),
-                                        "both": FrequencyAndClipNorm(bins)}[input_norm]))
+                                        "frequency": FrequencyNorm(bins)}[input_norm]))
     folded = inference_network(model)
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout2d)) for m in folded.modules())
     assert all(m.inplace for m in folded.modules() if isinstance(m, nn.ReLU))
@@ -127,13 +126,3 @@ def test_clip_norm_uses_each_clips_own_statistics():
                                rtol=0)
     torch.testing.assert_close(norm.eval()(x[1:2]), y[1:2])
     assert not list(norm.parameters()) and not list(norm.buffers())
-
-
-def test_both_norms_feed_the_first_convolution_as_two_channels():
-    """Channel 0 is the per-bin training normalisation, channel 1 the clip's own."""
-    x = torch.randn(3, 1, 9, 40) * torch.linspace(0.5, 5, 9)[:, None] + 2
-    both = FrequencyAndClipNorm(9).train()
-    alone = FrequencyNorm(9).train()
-    torch.testing.assert_close(both(x), torch.cat([alone(x), ClipNorm()(x)], dim=1))
-    model = build_cnn(2, 0, 4, 0.2, 1, 1, "batchnorm", FrequencyAndClipNorm(9))
-    assert model[1].in_channels == 2 and model(x).shape == (3, 1, 9, 40)
