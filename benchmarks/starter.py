@@ -69,7 +69,9 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=ROOT / "real_audio_data")
     p.add_argument("--method", choices=("PN", "PU"), default="PN")
-    p.add_argument("--train_lines", type=int, default=520)
+    p.add_argument("--train_lines", type=int, default=520,
+                   help="training lines of the first corpus (--leave_out takes every "
+                        "training line of the other corpora)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init_from", type=Path, help="start from these weights (PN then PU)")
