@@ -51,7 +51,8 @@ def pooled_corpora(data: Path, left_out: str) -> tuple[Path, list[str], int]:
     ``left_out``, paths relative to the corpora's folder, which is returned with the
     files' names and the clip length in samples (the shortest of the pooled corpora's)."""
     kept = [name for name in corpora.CORPORA if name != left_out]
-    root = [corpora.build(data, name) for name in kept][0].parent
+    for name in kept:
+        root = corpora.build(data, name).parent  # one folder holds every corpus
     sources = {"train": PROTOCOLS, "val": ("unseen",), "test": ("unseen",)}
     files = []
     for split, protocols in sources.items():
