@@ -306,16 +306,45 @@ def noise_spans(lines: list[Line], wav_len: int) -> NoiseSpans:
     return spans
 
 
+def random_start(span: tuple[float, float], rng: np.random.Generator, wav_len: int) -> float:
+    """A start (s) drawn uniformly among those whose clip of ``wav_len`` samples lies inside
+    ``span``; the span's first where it is shorter than a clip."""
+    low, high = span
+    return rng.uniform(low, max(low, high - wav_len / SAMPLE_RATE))
+
+
 def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
                      wav_len: int) -> Line:
     """``line`` with its noise example moved to a random start inside the span of its file
     (the mixture of a published-format line is left as it is)."""
-    clip_s = wav_len / SAMPLE_RATE
     if isinstance(line, RecordingLine):
-        low, high = spans[line.noise]
-        return replace(line, noise_start_s=rng.uniform(low, max(low, high - clip_s)))
-    low, high = spans[line.extra_noise]
-    return replace(line, extra_noise_start_s=rng.uniform(low, max(low, high - clip_s)))
+        return replace(line, noise_start_s=random_start(spans[line.noise], rng, wav_len))
+    return replace(line, extra_noise_start_s=random_start(spans[line.extra_noise], rng, wav_len))
+
+
+SECOND_NOISE_DB = (-10.0, 0.0)
+"""Level range of ``summed_noise``'s second noise, relative to the item's noise example."""
+
+
+def summed_noise(noisy: np.ndarray, noise: np.ndarray, corpus: Corpus, spans: NoiseSpans,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) ``noisy`` clip and its ``noise`` example with a second noise added to each: two
+    excerpts of one file drawn from ``spans``, at one level drawn within
+    ``SECOND_NOISE_DB`` of the noise example's, so that the noise example still matches
+    the noise inside the noisy clip. Both are divided by the std the noisy clip comes out
+    with (it keeps unit std, the noise example its relative level). Where an excerpt drawn
+    is silent, both come back as they were."""
+    name = list(spans)[rng.integers(len(spans))]
+    second = [corpus.excerpt(name, corpus.noise_root,
+                             random_start(spans[name], rng, corpus.wav_len), "loop")[0]
+              for _ in range(2)]
+    second = [wave - wave.mean() for wave in second]
+    if min(float(wave.std()) for wave in second) < 1e-8:
+        return noisy, noise
+    level = 10 ** (rng.uniform(*SECOND_NOISE_DB) / 20) * float(noise.std())
+    noisy, noise = (clip + level * wave / wave.std() for clip, wave in zip((noisy, noise), second))
+    scale = max(float(noisy.std()), 1e-8)
+    return noisy / scale, noise / scale
 
 
 def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
@@ -344,6 +373,9 @@ class ExampleSet(Dataset):
     With ``fresh_noise``, each item's noise example is read at a new random start inside
     the span of its file that the lines read (``noise_spans``), drawn from NumPy's global
     generator (seeded per run and per loader worker), so every epoch hears new noise.
+    With ``noise_sums`` > 0, that share of the items (drawn from the same generator) get
+    a second noise added to the noisy clip and the noise example alike (``summed_noise``):
+    another mixture of environments each time.
     With ``tilt_db`` > 0, both clips of each item pass through one random spectral tilt
     (``tilted``) of up to that many dB per octave either way, drawn anew for every item
     from the same generator: another recording chain each time, the same for the noisy
@@ -352,9 +384,10 @@ class ExampleSet(Dataset):
     """
 
     def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean",
-                 fresh_noise: bool = False, tilt_db: float = 0.0):
+                 fresh_noise: bool = False, tilt_db: float = 0.0, noise_sums: float = 0.0):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
+        self.noise_sums = noise_sums if second != "clean" else 0.0
         self.tilt_db = tilt_db
         self.read_spans = noise_spans(lines, corpus.wav_len)
         self.profiles = corpus.profiles
@@ -385,6 +418,9 @@ class ExampleSet(Dataset):
                     other = load_extra_noise(line, self.corpus)
                     if self.second == "noise_paired":
                         other = other / scale
+            if self.noise_sums and np.random.random_sample() < self.noise_sums:
+                noisy, other = summed_noise(noisy, other, self.corpus, self.read_spans,
+                                            np.random.default_rng(np.random.randint(2 ** 32)))
         except DataError as err:
             raise DataError(f"{line.origin}: {err}") from None
         if self.tilt_db > 0:

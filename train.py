@@ -419,12 +419,13 @@ def build_trainer(args: Options, launch: distributed.Launch, device: torch.devic
 def training_set(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
                  method: Method) -> dataset.ExampleSet:
     """The training pairs: fields swapped under ``--noisy_fields 5-6`` (PU and MixIT), noise
-    excerpts drawn afresh under ``--noise_excerpts random``, random tilts of up to
-    ``--tilt_db``."""
+    excerpts drawn afresh under ``--noise_excerpts random``, second noises added to a
+    ``--noise_sums`` share of them, random tilts of up to ``--tilt_db``."""
     if args.method != "PN" and args.noisy_fields == "5-6":
         lines = dataset.with_noise_fields_swapped(lines)
     return dataset.ExampleSet(lines, corpus, method.second(args), tilt_db=args.tilt_db,
-                              fresh_noise=args.noise_excerpts == "random")
+                              fresh_noise=args.noise_excerpts == "random",
+                              noise_sums=args.noise_sums)
 
 
 def validation_loaders(args: Options, trainer: Trainer, lines: list[dataset.Line],
