@@ -335,14 +335,15 @@ def summed_noise(noisy: np.ndarray, noise: np.ndarray, corpus: Corpus, spans: No
     with (it keeps unit std, the noise example its relative level). Where an excerpt drawn
     is silent, both come back as they were."""
     name = list(spans)[rng.integers(len(spans))]
-    second = [corpus.excerpt(name, corpus.noise_root,
-                             random_start(spans[name], rng, corpus.wav_len), "loop")[0]
-              for _ in range(2)]
-    second = [wave - wave.mean() for wave in second]
-    if min(float(wave.std()) for wave in second) < 1e-8:
+    excerpts = [corpus.excerpt(name, corpus.noise_root,
+                               random_start(spans[name], rng, corpus.wav_len), "loop")
+                for _ in range(2)]
+    try:
+        second = [standardise(wave, path) for wave, path in excerpts]
+    except DataError:  # a silent stretch of the file
         return noisy, noise
     level = 10 ** (rng.uniform(*SECOND_NOISE_DB) / 20) * float(noise.std())
-    noisy, noise = (clip + level * wave / wave.std() for clip, wave in zip((noisy, noise), second))
+    noisy, noise = noisy + level * second[0], noise + level * second[1]
     scale = max(float(noisy.std()), 1e-8)
     return noisy / scale, noise / scale
 
