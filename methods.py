@@ -1,5 +1,5 @@
 """The one table of method-specific choices: network output, regulariser,
-training pairs, training loss and inference mask (SPEC section 1).
+training pairs, training loss and inference mask (SPEC sections 1 and 10).
 
 Adding a method means adding one :class:`Method` to ``METHODS``.
 """
@@ -64,6 +64,17 @@ def pn_objective(model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
     logits = model(spectral.feature_of(noisy_mag))[:, 0].float()
     value = loss.signal_approximation(logits, noisy_mag, clean_mag)
     return value, value.detach()
+
+
+def remix_objective(model: nn.Module, spectral: Spectral, target: torch.Tensor,
+                    noise: torch.Tensor) -> StepResult:
+    """Signal approximation of (B, T) ``target`` clips heard through (B, T) added ``noise``:
+    the network sees target + noise, each clip at unit std, and learns to give back the
+    target. Noisy-target training (NyTT) when the targets are noisy clips; a student's
+    step when they are its teacher's estimates (``student.py``)."""
+    mixture = target + noise
+    scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
+    return pn_objective(model, spectral, mixture / scale, target / scale)
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,10 @@ METHODS: dict[str, Method] = {
     "MixIT": Method(3, 3, {"pulse": "dropout", "reference": "dropout"}, lambda args: "noise",
                     lambda args, prior: MixITObjective(args.mixit_scale, args.mixit_loss),
                     _sigmoid_of_first),
+    "NyTT": Method(1, 3, {"pulse": "batchnorm", "reference": "batchnorm"},
+                   lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
+                   lambda args, prior: remix_objective, _sigmoid_of_first,
+                   noise_excerpts="random"),
 }
 
 

@@ -12,22 +12,32 @@ import numpy as np  # noqa: E402
 
 
 def plot_curves(metrics_csv: Path, png: Path) -> None:
-    """Training (and validation) risk/loss and validation SI-SNRi per epoch, from metrics.csv."""
+    """Training (and validation) risk/loss and validation SI-SNRi per epoch, from
+    metrics.csv; the stages of a run with a student (its ``stage`` column) one after the
+    other, each its own line."""
     with metrics_csv.open() as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"{metrics_csv}: no epochs recorded")
-    epochs = [int(r["epoch"]) for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    top.plot(epochs, [float(r["train_loss"]) for r in rows], marker="o", label="training")
-    if "val_loss" in rows[0]:
-        top.plot(epochs, [float(r["val_loss"]) for r in rows], marker="o", label="validation")
-        top.legend()
+    stages = list(dict.fromkeys(row.get("stage", "") for row in rows))
+
+    def curve(ax, key: str, stage: str, label: str, **style) -> None:
+        points = [(n, float(row[key])) for n, row in enumerate(rows, 1)
+                  if row.get("stage", "") == stage and row.get(key, "") != ""]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=f"{stage} {label}".strip(), **style)
+
+    for stage in stages:
+        curve(top, "train_loss", stage, "training")
+        curve(top, "val_loss", stage, "validation")
+        curve(bottom, "val_si_snri_db", stage, "")
+    for ax in (top, bottom):
+        if any(label for label in ax.get_legend_handles_labels()[1]):
+            ax.legend()
     top.set_ylabel("risk / loss")
-    if "val_si_snri_db" in rows[0]:
-        bottom.plot(epochs, [float(r["val_si_snri_db"]) for r in rows], marker="o", color="C1")
     bottom.set_ylabel("validation SI-SNRi (dB)")
-    bottom.set_xlabel("epoch")
+    bottom.set_xlabel("epoch" if len(stages) == 1 else "epoch, stage after stage")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.suptitle(metrics_csv.parent.name)

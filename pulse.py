@@ -25,7 +25,8 @@ from checkpoint import CheckpointError
 from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
 from methods import INPUT_NORMS, METHODS, PU_MASKS
 from metric import SI_SNR
-from recipes import DEFAULT_PRIOR, DEFAULT_TEST_FNAME, RECIPES
+from recipes import (DEFAULT_PRIOR, DEFAULT_STUDENT_ROUNDS, DEFAULT_TEST_FNAME, RECIPES,
+                     STUDENT_TEACHERS)
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from spectral import FEATURES
 from warm_start import STARTER
@@ -93,12 +94,13 @@ def recipe_option(group: argparse._ArgumentGroup, name: str, choices, text: str,
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Train, select and test a speech enhancement CNN with PULSE (PU learning), "
-                    "supervised learning (PN) or MixIT.",
+                    "supervised learning (PN), MixIT or noisy-target training (NyTT).",
         formatter_class=HelpFormatter)
     g = p.add_argument_group("method")
     g.add_argument("--method", choices=[*sorted(METHODS), UNWEIGHTED_PU], default="PU",
                    help="PU: PULSE, from noisy speech and noise; PN: supervised, from parallel "
-                        f"noisy and clean speech; MixIT: mixture invariant training; "
+                        f"noisy and clean speech; MixIT: mixture invariant training; NyTT: "
+                        "noisy-target training (noisy clip + noise example -> noisy clip); "
                         f"{UNWEIGHTED_PU}: PU with --p 0, as the reference release names it")
     g.add_argument("--recipe", choices=tuple(RECIPES), default="pulse",
                    help="'reference' makes every choice the reference release makes (binary "
@@ -136,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                   "('paired'), or batch_size clips drawn from all 2N noisy and noise clips "
                   "shuffled together")
     recipe_option(g, "noise_level", ("paired", "unit"),
-                  "PU: scale of each noise example: 'paired' brings it to the level of the "
-                  "noise in its line's noisy clip; 'unit' gives it unit standard deviation")
+                  "PU and NyTT: scale of each noise example: 'paired' brings it to the level "
+                  "of the noise in its line's noisy clip; 'unit' gives it unit standard deviation")
     recipe_option(g, "noisy_fields", ("2-3", "5-6"),
                   "PU and MixIT training: the noise fields of a training line mixed with its "
                   "speech; the other two make the separate noise example (the reference "
@@ -208,6 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "any run) instead of random ones: the same network options, any "
                         "method (the output layer is kept only for the same method); the "
                         "optimiser starts afresh; a run being resumed keeps its own weights"),
+    g = p.add_argument_group("student stage (PU, MixIT, NyTT)")
+    g.add_argument("--student", type=non_negative_int, default=None, metavar="ROUNDS",
+                   help="after the method's own training, ROUNDS rounds of a student: the "
+                        "selected model enhances every training clip once, and a supervised "
+                        "network learns those estimates heard through fresh excerpts of the "
+                        "training noise recordings; it is selected and tested as its teacher "
+                        "was and becomes the run's model (and the next round's teacher). "
+                        f"Default: {DEFAULT_STUDENT_ROUNDS} under --recipe pulse for "
+                        f"{', '.join(STUDENT_TEACHERS)}; 0 under --recipe reference and for PN")
+    g.add_argument("--student_epochs", type=positive_int, default=None,
+                   help="epochs of each student round (default: --epochs)")
+    g.add_argument("--student_init", choices=("teacher", "fresh"), default="teacher",
+                   help="a student starts as its teacher (same network; its mask kept "
+                        "exactly) or from random weights")
     g = p.add_argument_group("data")
     g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
     g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")
@@ -331,6 +347,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--enhance needs --output_dir, where the enhanced files go")
     if args.enhance and set(args.metrics) - {"dnsmos"}:
         parser.error("--enhance can only add --metrics dnsmos: the others need clean speech")
+    if args.student and args.recipe == "reference":
+        parser.error("--student trains a student after the reference release's method, which "
+                     "has none: use --recipe pulse")
+    if args.student and args.method not in STUDENT_TEACHERS:
+        parser.error(f"--student needs a teacher that learnt without clean speech "
+                     f"({', '.join(STUDENT_TEACHERS)}); --method {args.method} has clean "
+                     "speech to learn from")
     if args.resume and args.out_dir is None:
         parser.error("--resume needs --out_dir, the run to continue")
     return args

@@ -32,6 +32,11 @@ under the recipe (``methods.Method.regulariser``), ``noise_excerpts auto`` the m
 RECIPE_OPTIONS = tuple(RECIPES["pulse"])
 
 DEFAULT_PRIOR = 0.6
+DEFAULT_STUDENT_ROUNDS = 0
+"""Student rounds under --recipe pulse (``--student``) for the methods in
+``STUDENT_TEACHERS``."""
+STUDENT_TEACHERS = ("PU", "MixIT", "NyTT")
+"""The methods a student can learn from: those that need no clean speech."""
 DEFAULT_TEST_FNAME = "voicebank_test_set.txt"
 
 
@@ -97,6 +102,11 @@ def resolve(args: argparse.Namespace, device: torch.device,
         settled["prior"] = "auto" if trains_on_recordings else DEFAULT_PRIOR
     if settled["prior"] == "auto" and args.method != "PU":
         settled["prior"] = DEFAULT_PRIOR  # unused: only PU has a class prior
+    if settled["student"] is None:
+        settled["student"] = (DEFAULT_STUDENT_ROUNDS if args.recipe == "pulse"
+                              and args.method in STUDENT_TEACHERS else 0)
+    if settled["student_epochs"] is None:
+        settled["student_epochs"] = settled["epochs"]
     if settled["test_fname"] is None and not trains_on_recordings:
         settled["test_fname"] = DEFAULT_TEST_FNAME
     return Options(**settled, overrides=sorted(key for key in RECIPE_OPTIONS

@@ -16,6 +16,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ import distributed
 import prior
 import quality
 import recipes
+import student
 from checkpoint import jsonable
 from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
                      build_model, completed_config, enhance, logit_scale, method_for)
@@ -106,9 +108,9 @@ class Trainer:
     """One process's share of training, validation and test."""
 
     def __init__(self, args: Options, launch: distributed.Launch, device: torch.device,
-                 prior_value: float, start: StartingPoint | None = None):
+                 prior_value: float, start: StartingPoint | None = None, stage: int = 0):
         self.args, self.launch, self.device = args, launch, device
-        self.prior = prior_value
+        self.prior, self.stage = prior_value, stage
         self.spectral = Spectral(args.frame_len, args.feature)
         self.model_config = model_config(args)
         self.method: Method = method_for(self.model_config)
@@ -287,7 +289,7 @@ class Trainer:
 
     def checkpoint(self, epoch: int, best_by: dict, history: list[dict]) -> dict:
         return {"model": self.model.state_dict(), "model_config": self.model_config,
-                "mask_scale": self.mask_scale, "prior": self.prior,
+                "mask_scale": self.mask_scale, "prior": self.prior, "stage": self.stage,
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_by": best_by,
                 "history": history, "args": jsonable(vars(self.args)),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
@@ -313,7 +315,8 @@ def _seed_worker(worker_id: int) -> None:
 
 
 CRITERIA = {"val_si_snri_db": "validation SI-SNRi (needs clean speech)",
-            "val_loss": "validation loss of the method (PU: risk) on noisy and noise clips"}
+            "val_loss": "validation loss of the method (PU: risk) on noisy and noise clips (a "
+                        "student: its loss on its teacher's estimates of them)"}
 """Model selection criteria: the higher SI-SNRi or the lower loss wins."""
 
 
@@ -403,38 +406,50 @@ def open_run_dir(args: Options, launch: distributed.Launch) -> Path:
 
 
 def build_trainer(args: Options, launch: distributed.Launch, device: torch.device,
-                  prior_value: float, start: StartingPoint | None = None) -> Trainer:
-    """The Trainer, its weights drawn from ``--seed`` or taken from ``start``; afterwards
-    each rank draws its own random numbers."""
-    seed_everything(args.seed)
+                  prior_value: float, start: StartingPoint | None = None,
+                  stage: int = 0) -> Trainer:
+    """The Trainer of ``stage`` (0: the method's own training; r: student round r), its
+    weights drawn from ``--seed`` or taken from ``start``; afterwards each rank draws its
+    own random numbers."""
+    seed_everything(args.seed + stage)
     if args.fix_seed:
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
         torch.backends.cudnn.benchmark = True
-    trainer = Trainer(args, launch, device, prior_value, start)
+    trainer = Trainer(args, launch, device, prior_value, start, stage)
     seed_everything(args.seed + launch.rank)
     return trainer
 
 
+def training_lines(args: Options, lines: list[dataset.Line]) -> list[dataset.Line]:
+    """The training lines as the method reads them: fields swapped under ``--noisy_fields
+    5-6`` (every method with a noise example)."""
+    if args.method != "PN" and args.noisy_fields == "5-6":
+        return dataset.with_noise_fields_swapped(lines)
+    return lines
+
+
 def training_set(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
                  method: Method) -> dataset.ExampleSet:
-    """The training pairs: fields swapped under ``--noisy_fields 5-6`` (PU and MixIT), noise
-    excerpts drawn afresh under ``--noise_excerpts random``, second noises added to a
-    ``--noise_sums`` share of them, random tilts of up to ``--tilt_db``."""
-    if args.method != "PN" and args.noisy_fields == "5-6":
-        lines = dataset.with_noise_fields_swapped(lines)
+    """The training pairs of ``training_lines``: noise excerpts drawn afresh under
+    ``--noise_excerpts random``, second noises added to a ``--noise_sums`` share of them,
+    random tilts of up to ``--tilt_db``."""
+    lines = training_lines(args, lines)
     return dataset.ExampleSet(lines, corpus, method.second(args), tilt_db=args.tilt_db,
                               fresh_noise=args.noise_excerpts == "random",
                               noise_sums=args.noise_sums)
 
 
 def validation_loaders(args: Options, trainer: Trainer, lines: list[dataset.Line],
-                       corpus: dataset.Corpus) -> tuple[list[str], dict[str, DataLoader]]:
-    """The selection criteria (the deciding one first) and a loader for each."""
+                       corpus: dataset.Corpus, loss_set: Callable[[], Dataset] | None = None
+                       ) -> tuple[list[str], dict[str, DataLoader]]:
+    """The selection criteria (the deciding one first) and a loader for each; the loss is
+    taken over ``loss_set()`` where given (a student's), else over the method's pairs."""
     criteria = selection_criteria(args, lines)
-    sets = {"val_si_snri_db": dataset.ExampleSet(lines, corpus),
-            "val_loss": dataset.ExampleSet(lines, corpus, trainer.method.second(args))}
-    return criteria, {name: trainer.eval_loader(sets[name]) for name in criteria}
+    sets = {"val_si_snri_db": lambda: dataset.ExampleSet(lines, corpus),
+            "val_loss": loss_set or (lambda: dataset.ExampleSet(lines, corpus,
+                                                                trainer.method.second(args)))}
+    return criteria, {name: trainer.eval_loader(sets[name]()) for name in criteria}
 
 
 @dataclass
@@ -447,11 +462,20 @@ class Progress:
     history: list[dict] = field(default_factory=list)
 
 
-def restore_progress(trainer: Trainer, out_dir: Path, device: torch.device) -> Progress:
-    """The progress of ``out_dir/last.pt`` restored into ``trainer``, or a fresh start;
-    every process must agree."""
-    progress_made, last_path = Progress(), out_dir / "last.pt"
-    if last_path.exists():
+def saved_stage(out_dir: Path) -> int:
+    """The stage that ``out_dir/last.pt`` saved (0 where there is none, or it predates
+    stages)."""
+    last_path = out_dir / "last.pt"
+    return checkpoint.load(last_path).get("stage", 0) if last_path.exists() else 0
+
+
+def restore_progress(trainer: Trainer, out_dir: Path, device: torch.device,
+                     history: list[dict] | None = None) -> Progress:
+    """The progress of ``out_dir/last.pt`` restored into ``trainer`` where it saved the
+    trainer's stage, or a fresh start after the earlier stages' ``history``; every process
+    must agree."""
+    progress_made, last_path = Progress(history=list(history or [])), out_dir / "last.pt"
+    if last_path.exists() and saved_stage(out_dir) == trainer.stage:
         progress_made = Progress(*trainer.resume(checkpoint.load(last_path), last_path))
         log.info("resuming %s after epoch %d", out_dir, progress_made.next_epoch - 1)
     resumed = distributed.all_sum(torch.tensor([progress_made.next_epoch, 1.0],
@@ -474,7 +498,8 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
         sampler.set_epoch(epoch if trainer.reshuffles else 0)
         train_loss = trainer.train_epoch(loader, epoch)
         train_seconds = time.time() - started
-        row = {"epoch": epoch, "train_loss": train_loss}
+        row = {"stage": stage_name(trainer.stage)} if trainer.args.student else {}
+        row.update({"epoch": epoch, "train_loss": train_loss})
         trainer.fit_mask_scale(val_loaders[criteria[0]])
         if trainer.mask_scale is not None:
             row["mask_scale"] = trainer.mask_scale
@@ -553,8 +578,111 @@ def score_selected(args: Options, trainer: Trainer, run: Progress, criteria: lis
     return scores
 
 
+def stage_name(stage: int) -> str:
+    """``teacher`` for the method's own training, ``studentR`` for student round R."""
+    return f"student{stage}" if stage else "teacher"
+
+
+def keep_stage(trainer: Trainer, scores: Scores, out_dir: Path) -> None:
+    """Save the selected model of the stage ``trainer`` just finished as
+    ``out_dir/STAGE.pt`` (teacher.pt, student1.pt, ...) with its scores and the run's
+    history so far, for the next round to learn from and a resumed run to report."""
+    if trainer.launch.is_main:
+        state = checkpoint.load(out_dir / "last.pt")
+        state.update(model=trainer.model.state_dict(), mask_scale=trainer.mask_scale,
+                     results=scores.results)
+        checkpoint.save(state, out_dir / f"{stage_name(trainer.stage)}.pt")
+    distributed.barrier()
+
+
+def method_stage(opts: Options, launch: distributed.Launch, device: torch.device,
+                 lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
+                 test_set: dataset.ExampleSet | None) -> tuple[Trainer, Scores]:
+    """Train the method itself (the teacher of any student), select and test it."""
+    start = None
+    if opts.init_from and not (out_dir / "last.pt").exists():  # a resumed run's weights win
+        start = starting_point(opts.init_from, model_config(opts))
+        log.info("weights from %s (%s; output layer %s)", opts.init_from, start.method,
+                 start.record(opts.method)["output_layer"])
+    trainer = build_trainer(opts, launch, device, class_prior(
+        opts, lines["train"], corpus, out_dir / "last.pt", device), start)
+    loader, sampler = trainer.train_loader(training_set(opts, lines["train"], corpus,
+                                                        trainer.method))
+    criteria, val_loaders = validation_loaders(opts, trainer, lines["val"], corpus)
+    run = restore_progress(trainer, out_dir, device)
+    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
+             "in %s", opts.method, device, launch.world_size, trainer.base_lr,
+             sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
+    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
+    return trainer, score_selected(opts, trainer, run, criteria, test_set, val_loaders, start)
+
+
+def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.device,
+                      teacher: dict, lines: list[dataset.Line], corpus: dataset.Corpus,
+                      path: Path) -> Path:
+    """``path``, holding the ``teacher`` checkpoint's estimates of the noisy clips of
+    ``lines`` (``student.write_estimates``), computed unless a stopped run left them."""
+    if not path.exists():
+        model, method, spectral = student.teacher_model(teacher, device)
+        started = time.time()
+        student.write_estimates(
+            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
+            device, opts.eval_batch_size or opts.batch_size,
+            lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
+            dict(num_workers=loader_workers(opts)))
+        log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
+                 time.time() - started)
+    return path
+
+
+def student_round(opts: Options, launch: distributed.Launch, device: torch.device,
+                  lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
+                  round_: int, test_set: dataset.ExampleSet | None) -> tuple[Trainer, Scores]:
+    """Round ``round_`` of the student stage (``student.py``): the previous stage's
+    selected model enhances every training clip once; a student learns those estimates
+    heard through fresh training noise, and is selected and tested as its teacher was."""
+    teacher_file = out_dir / f"{stage_name(round_ - 1)}.pt"
+    teacher = checkpoint.load(teacher_file)
+    student_opts = student.options(opts)
+    train_lines = training_lines(opts, lines["train"])
+    targets = teacher_estimates(opts, launch, device, teacher, train_lines, corpus,
+                                student.targets_path(out_dir, round_, "train"))
+    config = model_config(student_opts)
+    start = None
+    if opts.student_init == "teacher":
+        start = StartingPoint(teacher_file, student.STUDENT_METHOD,
+                              student.student_weights(teacher, build_model(config)))
+    trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
+    loader, sampler = trainer.train_loader(student.RemixSet(
+        train_lines, corpus, targets, dataset.noise_spans(train_lines, corpus.wav_len)))
+
+    def remixed_validation() -> Dataset:
+        return student.RemixSet(lines["val"], corpus, teacher_estimates(
+            opts, launch, device, teacher, lines["val"], corpus,
+            student.targets_path(out_dir, round_, "val")))
+
+    criteria, val_loaders = validation_loaders(student_opts, trainer, lines["val"], corpus,
+                                               remixed_validation)
+    history = [row if row.get("stage") else {"stage": stage_name(0), **row}
+               for row in teacher["history"]]  # a teacher trained without --student
+    run = restore_progress(trainer, out_dir, device, history)
+    log.info("student round %d: %d %s epochs from %s's estimates (%s start), selected by %s",
+             round_, student_opts.epochs, student.STUDENT_METHOD, teacher_file.name,
+             opts.student_init, CRITERIA[criteria[0]])
+    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
+    return trainer, score_selected(student_opts, trainer, run, criteria, test_set,
+                                   val_loaders, start)
+
+
+def stage_summary(results: dict) -> dict:
+    """What results.json's ``stages`` keeps of a stage's scores."""
+    keys = ("best_epoch", "selection", "val_si_snri_db", "test_si_snri_db", "mask_scale")
+    return {key: results[key] for key in keys if key in results}
+
+
 def train(args: argparse.Namespace) -> int:
-    """Train, select and test as ``args`` asks; returns the exit status."""
+    """Train, select and test as ``args`` asks, then any student rounds; returns the exit
+    status."""
     launch, device = start_process(args)
     quality.require(args.metrics)
     opts, lines = settle(args, device)
@@ -569,30 +697,38 @@ def train(args: argparse.Namespace) -> int:
     log.info(choices)
     # the noise level of a recordings line's noise example is matched against every noise
     # recording of the run, the validation files' too (none for published-format lines)
-    start = None
-    if opts.init_from and not (out_dir / "last.pt").exists():  # a resumed run's weights win
-        start = starting_point(opts.init_from, model_config(opts))
-        log.info("weights from %s (%s; output layer %s)", opts.init_from, start.method,
-                 start.record(opts.method)["output_layer"])
     corpus = dataset.Corpus(opts.clean_path, opts.noise_path, opts.wav_len,
                             opts.resampler).with_noise_profiles(lines["train"] + lines["val"])
-    trainer = build_trainer(opts, launch, device, class_prior(
-        opts, lines["train"], corpus, out_dir / "last.pt", device), start)
-    loader, sampler = trainer.train_loader(training_set(opts, lines["train"], corpus,
-                                                        trainer.method))
-    criteria, val_loaders = validation_loaders(opts, trainer, lines["val"], corpus)
-    run = restore_progress(trainer, out_dir, device)
-    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
-             "in %s", opts.method, device, launch.world_size, trainer.base_lr,
-             sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
-    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
     test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
-    scores = score_selected(opts, trainer, run, criteria, test_set, val_loaders, start)
+    resumed = saved_stage(out_dir)
+    if resumed > opts.student:
+        raise UsageError(f"{out_dir / 'last.pt'} was saved in student round {resumed}; "
+                         f"continue it with --student {resumed} or more, or use another "
+                         "--out_dir")
+    stages = {}
+    if resumed == 0:
+        trainer, scores = method_stage(opts, launch, device, lines, corpus, out_dir, test_set)
+    for round_ in range(1, opts.student + 1):
+        teacher = stage_name(round_ - 1)
+        if round_ - 1 < resumed:  # finished before the run was stopped
+            stages[teacher] = checkpoint.load(out_dir / f"{teacher}.pt")["results"]
+        else:
+            keep_stage(trainer, scores, out_dir)
+            stages[teacher] = scores.results
+        if round_ >= resumed:
+            trainer, scores = student_round(opts, launch, device, lines, corpus, out_dir,
+                                            round_, test_set)
+    if opts.student:
+        stages[stage_name(opts.student)] = scores.results
+        scores.results.update(method=opts.method, prior=stages["teacher"]["prior"],
+                              stages={name: stage_summary(r) for name, r in stages.items()})
     if launch.is_main:
         write_reports(opts, scores, lines, out_dir, trainer.method.loss_name)
         draw_figures(out_dir, trainer.inference_model(), trainer.method, trainer.spectral,
                      test_set or dataset.ExampleSet(lines["val"], corpus,
                                                     trainer.method.second(opts)), opts.method)
-    del trainer, loader, val_loaders
+        for kept in out_dir.glob(student.TARGETS_GLOB):
+            kept.unlink()
+    del trainer
     distributed.shutdown()
     return 0

@@ -81,12 +81,15 @@ def seed_scores(scores: Path, method: str) -> dict[tuple[str, str, int], float]:
             for e in map(json.loads, scores.read_text().splitlines()) if e["method"] == method}
 
 
-def lever_table(candidate: Path, baseline: Path, method: str = "PU") -> str:
-    """A markdown table of the candidate's gain over the baseline, over the (corpus,
-    protocol, seed) runs both hold: per corpus and protocol, per corpus (both protocols)
-    and overall, with the verdict of the development rule (wins the overall mean, loses
-    no more than ``MAX_CORPUS_LOSS_DB`` on any corpus)."""
-    new, old = seed_scores(candidate, method), seed_scores(baseline, method)
+def lever_table(candidate: Path, baseline: Path, method: str = "PU",
+                baseline_method: str | None = None) -> str:
+    """A markdown table of the candidate's gain over the baseline (``method``'s runs
+    against ``baseline_method``'s, by default the same), over the (corpus, protocol, seed)
+    runs both hold: per corpus and protocol, per corpus (both protocols) and overall, with
+    the verdict of the development rule (wins the overall mean, loses no more than
+    ``MAX_CORPUS_LOSS_DB`` on any corpus)."""
+    new = seed_scores(candidate, method)
+    old = seed_scores(baseline, baseline_method or method)
     gains: dict[str, dict[str, list[float]]] = {}
     for (corpus, protocol, seed) in sorted(new.keys() & old.keys()):
         gains.setdefault(corpus, {}).setdefault(protocol, []).append(
@@ -134,10 +137,16 @@ def run_protocol(args: argparse.Namespace, folder: Path, name: str, protocol: st
                        "--seed", str(seed),
                        *(f"--{split}_fname={fname}" for split, fname in fnames.items()),
                        *args.extra]
-            test, val, wall, _ = run_pulse(folder, runs / f"{name}-{protocol}-{method}-{seed}",
-                                           options, args.code.resolve())
+            out = runs / f"{name}-{protocol}-{method}-{seed}"
+            teacher = args.data.resolve() / args.teachers / out.name if args.teachers else None
+            test, val, wall, _ = run_pulse(folder, out, options, args.code.resolve(), teacher)
             record(scores, corpus=name, protocol=protocol, method=method, seed=seed,
                    test_db=test, val_db=val, minutes=wall / 60)
+            stages = json.loads((out / "results.json").read_text()).get("stages", {})
+            for stage, result in stages.items():
+                record(scores, corpus=name, protocol=protocol, method=f"{method}/{stage}",
+                       seed=seed, test_db=result["test_si_snri_db"],
+                       val_db=result["val_si_snri_db"])
 
 
 def main() -> None:
@@ -149,7 +158,8 @@ def main() -> None:
                    default=list(corpora.CORPORA))
     p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--methods", nargs="*", choices=("PU", "PN", "MixIT"), default=["PU", "PN"])
+    p.add_argument("--methods", nargs="*", choices=("PU", "PN", "MixIT", "NyTT"),
+                   default=["PU", "PN"])
     p.add_argument("--code", type=Path, default=ROOT,
                    help="the checkout whose pulse.py trains, e.g. a git worktree of an earlier "
                         "commit (default: this one)")
@@ -165,10 +175,19 @@ def main() -> None:
                         "the shipped one)")
     p.add_argument("--runs", default="development",
                    help="folder under --data for the runs and scores.jsonl")
+    p.add_argument("--teachers", metavar="RUNS",
+                   help="continue each training run from the finished run of the same corpus, "
+                        "protocol, method and seed in this --runs folder (with --extra "
+                        "--student R: students of those teachers, without training them again)")
     p.add_argument("--table_only", action="store_true", help="print the tables and stop")
     p.add_argument("--baseline", metavar="RUNS",
                    help="also print the gain over this --runs folder's runs of the same "
                         "corpus, protocol and seed, and whether the lever passes the rule")
+    p.add_argument("--method", default="PU",
+                   help="the method (as scores.jsonl names it, e.g. PU/teacher) that "
+                        "--baseline compares")
+    p.add_argument("--baseline_method", metavar="METHOD",
+                   help="the baseline's method to compare with (default: --method)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further pulse.py options for every training run (put it last)")
     args = p.parse_args()
@@ -185,7 +204,8 @@ def main() -> None:
                 run_protocol(args, folder, name, protocol, runs)
     print(tables(scores))
     if args.baseline:
-        print("\n" + lever_table(scores, args.data.resolve() / args.baseline / "scores.jsonl"))
+        print("\n" + lever_table(scores, args.data.resolve() / args.baseline / "scores.jsonl",
+                                 args.method, args.baseline_method))
 
 
 if __name__ == "__main__":

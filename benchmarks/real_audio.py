@@ -244,12 +244,17 @@ def train(corpus: Path, protocol: str, method: str, seed: int, extra: list[str],
         "--test_fname", config(corpus, protocol, "test"), *extra])
 
 
-def run_pulse(cwd: Path, out: Path, options: list[str],
-              code: Path = ROOT) -> tuple[float, float, float, str]:
+def run_pulse(cwd: Path, out: Path, options: list[str], code: Path = ROOT,
+              resume_from: Path | None = None) -> tuple[float, float, float, str]:
     """(test SI-SNRi, validation SI-SNRi, wall seconds, speed) of ``pulse.py OPTIONS`` run
     in ``cwd`` into the folder ``out`` (replaced); speed is its training and validation
-    clips/s. ``code``: the checkout whose pulse.py runs."""
+    clips/s. ``code``: the checkout whose pulse.py runs. ``resume_from``: a finished run
+    whose checkpoints ``out`` continues from (a teacher for ``--student``)."""
     shutil.rmtree(out, ignore_errors=True)
+    if resume_from is not None:
+        out.mkdir(parents=True)
+        for name in ("last.pt", "best.pt"):
+            shutil.copy2(resume_from / name, out / name)
     started = time.perf_counter()
     result = subprocess.run([sys.executable, str(code / "pulse.py"), *options,
                              "--out_dir", str(out)], cwd=cwd, capture_output=True, text=True)

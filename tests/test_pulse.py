@@ -52,7 +52,7 @@ def pulse_process(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("method", ["PU", "PN", "MixIT"])
+@pytest.mark.parametrize("method", ["PU", "PN", "MixIT", "NyTT"])
 def test_tiny_run_of_each_method(method, tiny_corpus, tmp_path):
     out = tmp_path / "run"
     result = pulse("--method", method, *TINY_RUN, *tiny_corpus.options(), "--out_dir", str(out))

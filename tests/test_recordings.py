@@ -95,6 +95,20 @@ def test_training_from_recordings_alone(method, recordings, tmp_path):
         assert "class prior estimated from the training data" in result.stderr
 
 
+def test_a_student_from_recordings_alone_is_selected_without_clean_speech(recordings,
+                                                                          tmp_path):
+    out = tmp_path / "run"
+    result = pulse(*TINY_RUN, "--student", "1", "--prior", "0.6", "--train_fname",
+                   "field_train_set.txt", "--val_fname", "field_val_set.txt", "--out_dir",
+                   str(out), cwd=recordings)
+    assert result.returncode == 0, result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["selection"]["criterion"] == "val_loss"
+    assert results["stages"]["student1"]["selection"]["criterion"] == "val_loss"
+    assert "teacher estimates of 4 clips in student1_val_targets.npy" in result.stderr
+    assert not list(out.glob("*.npy"))
+
+
 def test_missing_recording_is_named_before_training(recordings, tmp_path):
     lines = (recordings / "field_train_set.txt").read_text().splitlines()
     broken = tmp_path / "broken_train_set.txt"

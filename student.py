@@ -1,0 +1,164 @@
+"""The student stage (``--student ROUNDS``, SPEC section 10): a teacher's estimates of the
+training clips become the targets of a supervised student, heard through real noise.
+
+After the teacher (PU, MixIT or NyTT) is selected, it enhances every training noisy clip
+once (``write_estimates``); the student, a NyTT network, then learns (estimate + g * n ->
+estimate) with the signal-approximation loss (``methods.remix_objective``), n an excerpt of
+the training noise recordings drawn afresh each epoch inside the span the training lines
+read (never a validation or test excerpt) and g bringing it to the level of the noise the
+teacher removed from that clip (``RemixSet``). The selected student can teach the next
+round.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+import dataset
+import distributed
+from methods import enhance
+from recipes import Options
+
+STUDENT_METHOD = "NyTT"
+"""The network and objective a student trains with: a mask learnt from noise added to
+known targets."""
+
+
+TARGETS_GLOB = "student*_targets*.npy"
+"""The estimates a run keeps while its student rounds train (removed at the end)."""
+
+
+def targets_path(out_dir: Path, round_: int, split: str) -> Path:
+    """Where round ``round_``'s teacher estimates of the ``split`` clips are kept."""
+    return out_dir / f"student{round_}_{split}_targets.npy"
+
+
+def levels_path(targets: Path) -> Path:
+    """The per-clip noise levels kept beside ``targets``."""
+    return targets.with_name(targets.stem + "_noise_rms.npy")
+
+
+@torch.no_grad()
+def write_estimates(model: nn.Module, method, spectral, clips: dataset.ExampleSet,
+                    path: Path, launch: distributed.Launch, device: torch.device,
+                    batch_size: int, autocast, loader_options: dict) -> None:
+    """The teacher's estimates of ``clips``' noisy clips (first items) as a (N, T) float32
+    .npy at ``path``, and beside it (``levels_path``) the (N,) rms of what it removed from
+    each (noisy minus estimate: the noise level it heard). Each process enhances its share
+    into one memory-mapped file on the shared run folder; the file appears under its name
+    only once complete, so a run stopped half-way computes it again."""
+    count, length = len(clips), clips.corpus.wav_len
+    partial = path.with_name(f".{path.stem}.tmp.npy")
+    partial_levels = levels_path(partial)
+    if launch.is_main:
+        np.lib.format.open_memmap(partial, "w+", np.float32, (count, length)).flush()
+        np.lib.format.open_memmap(partial_levels, "w+", np.float32, (count,)).flush()
+    distributed.barrier()
+    estimates = np.load(partial, mmap_mode="r+")
+    levels = np.load(partial_levels, mmap_mode="r+")
+    mine = distributed.shard(count, launch)
+    loader = DataLoader(Subset(clips, mine), batch_size=batch_size, **loader_options)
+    done = 0
+    for noisy, _ in loader:
+        noisy = noisy.to(device)
+        with autocast():
+            estimate = enhance(model, method, spectral, noisy).float()
+        rows = mine[done:done + len(noisy)]
+        estimates[rows] = estimate.cpu().numpy()
+        levels[rows] = (noisy - estimate).pow(2).mean(dim=-1).sqrt().cpu().numpy()
+        done += len(noisy)
+    estimates.flush()
+    levels.flush()
+    del estimates, levels
+    distributed.barrier()
+    if launch.is_main:
+        partial_levels.replace(levels_path(path))
+        partial.replace(path)
+    distributed.barrier()
+
+
+class RemixSet(Dataset):
+    """A student's training (or validation) pairs: (target, noise) float32 tensors of
+    ``wav_len`` samples, the target the teacher's estimate of line k's noisy clip, the
+    noise an excerpt of line k's noise example file (fields 5-6 of a training line, the
+    noise recording of a recordings line) brought to the rms of the noise the teacher
+    removed from the clip. With ``spans`` (the span of each noise file the training
+    lines read) the excerpt starts anew at random inside it every time, drawn from NumPy's
+    global generator; without, where the line says. ``methods.remix_objective`` adds the
+    two."""
+
+    def __init__(self, lines: list[dataset.Line], corpus: dataset.Corpus, targets: Path,
+                 spans: dataset.NoiseSpans | None = None):
+        unpaired = [line.origin for line in lines
+                    if isinstance(line, dataset.ConfigLine) and line.extra_noise is None]
+        if unpaired:
+            raise dataset.DataError(f"{unpaired[0]}: a student needs a noise example on every "
+                                    "line (6-field lines or recordings lines)")
+        self.lines, self.corpus, self.spans = lines, corpus, spans
+        self.targets_file = targets
+        self.targets: np.ndarray | None = None  # memory-mapped in each loader worker
+        self.levels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def noise_example(self, line: dataset.Line) -> np.ndarray:
+        """A unit-std excerpt of ``line``'s noise example file."""
+        if self.spans is not None:
+            line = dataset.fresh_noise_line(line, self.spans, np.random.default_rng(
+                np.random.randint(2 ** 32)), self.corpus.wav_len)
+        name, start_s = ((line.noise, line.noise_start_s)
+                         if isinstance(line, dataset.RecordingLine)
+                         else (line.extra_noise, line.extra_noise_start_s))
+        wave, path = self.corpus.excerpt(name, self.corpus.noise_root, start_s, "loop")
+        return dataset.standardise(wave, path)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.targets is None:
+            self.targets = np.load(self.targets_file, mmap_mode="r")
+            self.levels = np.load(levels_path(self.targets_file), mmap_mode="r")
+        line = self.lines[index]
+        try:
+            noise = self.noise_example(line) * float(self.levels[index])
+        except dataset.DataError as err:
+            raise dataset.DataError(f"{line.origin}: {err}") from None
+        target = np.array(self.targets[index], dtype=np.float32)
+        return torch.from_numpy(target), torch.from_numpy(noise).float()
+
+
+def student_weights(teacher: dict, student: nn.Sequential) -> dict[str, torch.Tensor]:
+    """The weights of a student network that starts as its teacher's checkpoint dict
+    ``teacher`` (same body): every layer below the output copied; the output layer turned
+    into one whose sigmoid is the teacher's mask. A PU teacher's 1x1 noise logit y becomes
+    the 3x3 kernel's centre tap of -y / s, s its mask scale (so sigmoid(-y / s) is kept
+    exactly); a MixIT teacher gives its speech channel; a NyTT teacher its own layer."""
+    output = f"{len(student) - 1}."
+    weights = {key: value for key, value in teacher["model"].items()
+               if not key.startswith(output)}
+    weight, bias = teacher["model"][output + "weight"], teacher["model"][output + "bias"]
+    config = teacher["model_config"]
+    if config["method"] == "PU":
+        scale = -1.0 / (teacher.get("mask_scale") or 1.0)
+        kernel = student[-1].kernel_size
+        centred = torch.zeros(1, weight.shape[1], *kernel, dtype=weight.dtype)
+        centred[:, :, kernel[0] // 2, kernel[1] // 2] = weight[:1, :, 0, 0] * scale
+        weight, bias = centred, bias[:1] * scale
+    else:
+        weight, bias = weight[:1], bias[:1]
+    return {**weights, output + "weight": weight, output + "bias": bias}
+
+
+def options(opts: Options) -> Options:
+    """A student round's options: the run's, with the student's method and epochs."""
+    return Options(**{**vars(opts), "method": STUDENT_METHOD, "epochs": opts.student_epochs})
+
+
+def teacher_model(state: dict, device: torch.device):
+    """(inference model, method with its mask, Spectral) of a teacher checkpoint dict."""
+    from enhance_files import model_from_state
+
+    return model_from_state(state, device)

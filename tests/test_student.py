@@ -1,0 +1,206 @@
+"""The student stage (``--student``): its remix (the teacher's estimate + training noise at
+the level the teacher removed, excerpts from the training spans only), the student that
+starts as its teacher, selection, resume, and noisy-target training (NyTT)."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import checkpoint
+import dataset
+import distributed
+import student
+from conftest import TINY_RUN
+from methods import build_model, enhance, method_for, pn_objective, remix_objective
+from spectral import Spectral
+from test_pulse import pulse
+
+RATE = 16000
+
+
+def tone_file(path, seconds: float, noise_until_s: float) -> None:
+    """White noise up to ``noise_until_s``, a 1 kHz tone after it."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = np.where(t < noise_until_s, 0.1 * rng.standard_normal(len(t)),
+                    0.3 * np.sin(2 * np.pi * 1000 * t))
+    sf.write(path, wave, RATE)
+
+
+def tone_share(wave: np.ndarray) -> float:
+    """Share of ``wave``'s energy in the 1 kHz bin's neighbourhood."""
+    power = np.abs(np.fft.rfft(wave)) ** 2
+    freqs = np.fft.rfftfreq(len(wave), 1 / RATE)
+    return float(power[np.abs(freqs - 1000) < 20].sum() / power.sum())
+
+
+def test_the_remix_is_the_estimate_and_training_noise_at_the_removed_level(tmp_path):
+    tone_file(tmp_path / "n.wav", 8.0, noise_until_s=4.0)  # the tone: the test part
+    lines = [dataset.ConfigLine(f"t:{k}", "s.wav", "n.wav", 0.5 * k, 0.0, "n.wav", 1.0 + k)
+             for k in range(3)]  # 1 s excerpts, all inside 0-4 s
+    targets = tmp_path / "student1_train_targets.npy"
+    estimates = np.random.default_rng(1).standard_normal((3, RATE)).astype(np.float32)
+    np.save(targets, estimates)
+    np.save(student.levels_path(targets), np.array([0.5, 1.0, 2.0], np.float32))
+    corpus = dataset.Corpus(None, str(tmp_path), RATE)
+    spans = dataset.noise_spans(lines, RATE)
+    remix = student.RemixSet(lines, corpus, targets, spans)
+    np.random.seed(0)
+    noises = []
+    for _ in range(20):
+        for k in range(3):
+            target, noise = remix[k]
+            assert torch.equal(target, torch.from_numpy(estimates[k]))
+            assert noise.std().item() == pytest.approx([0.5, 1.0, 2.0][k], rel=1e-3)
+            assert tone_share(noise.numpy()) < 0.01  # never the tone after 4 s
+            noises.append(noise)
+    assert not torch.equal(noises[0], noises[3])  # a new excerpt every time
+    fixed = student.RemixSet(lines, corpus, targets)
+    assert torch.equal(fixed[1][1], fixed[1][1])  # validation: where the line says
+
+
+def test_a_student_needs_a_noise_example_on_every_line(tmp_path):
+    line = dataset.ConfigLine("val.txt:4", "s.wav", "n.wav", 0.0, 0.0)
+    with pytest.raises(dataset.DataError, match="val.txt:4: a student needs a noise example"):
+        student.RemixSet([line], dataset.Corpus(None, None, RATE), tmp_path / "t.npy")
+
+
+def test_estimates_are_the_teachers_enhanced_clips_and_the_level_what_it_removed(
+        tiny_corpus, tmp_path):
+    config = {"method": "PU", "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
+              "regulariser": "batchnorm", "frame_len": 64, "feature": "linear",
+              "input_norm": "frequency", "mask": "soft"}
+    model = build_model(config).eval()
+    method, spectral = method_for(config, 0.5), Spectral(64)
+    lines = dataset.read_config(tiny_corpus.train, dataset.TRAIN_FIELDS)
+    clips = dataset.ExampleSet(lines, dataset.Corpus(str(tiny_corpus.clean_path),
+                                                     str(tiny_corpus.noise_path), 4000), "noise")
+    path = tmp_path / "targets.npy"
+    student.write_estimates(model, method, spectral, clips, path, distributed.Launch(),
+                            torch.device("cpu"), 4, torch.no_grad, {})
+    saved, levels = np.load(path), np.load(student.levels_path(path))
+    noisy = torch.stack([clips[k][0] for k in range(len(clips))])
+    expected = enhance(model, method, spectral, noisy)
+    assert saved.shape == (len(lines), 4000)
+    np.testing.assert_allclose(saved, expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(levels, (noisy - expected).std(dim=-1, correction=0).numpy(),
+                               rtol=1e-4)
+    assert not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("teacher_method", ["PU", "MixIT"])
+def test_a_student_starts_as_its_teacher(teacher_method):
+    torch.manual_seed(0)
+    config = {"method": teacher_method, "blocks": 1, "fcblocks": 0, "channels": 4,
+              "droprate": 0.2, "regulariser": "batchnorm", "frame_len": 64,
+              "feature": "linear", "input_norm": "frequency",
+              "mask": "soft" if teacher_method == "PU" else None}
+    teacher = build_model(config).eval()
+    with torch.no_grad():
+        teacher[-1].bias.fill_(0.3)  # a non-zero output bias, as trained ones have
+    state = {"model": teacher.state_dict(), "model_config": config, "mask_scale": 0.7}
+    pupil_config = {**config, "method": student.STUDENT_METHOD, "mask": None}
+    pupil = build_model(pupil_config).eval()
+    pupil.load_state_dict(student.student_weights(state, pupil))
+    spectral, noisy = Spectral(64), torch.randn(2, 4000)
+    torch.testing.assert_close(enhance(pupil, method_for(pupil_config), spectral, noisy),
+                               enhance(teacher, method_for(config, 0.7), spectral, noisy),
+                               atol=1e-5, rtol=0)
+
+
+def test_the_remix_objective_is_signal_approximation_of_the_sum():
+    torch.manual_seed(0)
+    model = build_model({"method": "NyTT", "blocks": 1, "fcblocks": 0, "channels": 4,
+                         "droprate": 0.2, "regulariser": "batchnorm", "frame_len": 64,
+                         "feature": "linear", "input_norm": "none"}).eval()
+    target, noise = torch.randn(2, 4000), 0.5 * torch.randn(2, 4000)
+    scale = (target + noise).std(dim=-1, keepdim=True)
+    value, reported = remix_objective(model, Spectral(64), target, noise)
+    expected, _ = pn_objective(model, Spectral(64), (target + noise) / scale, target / scale)
+    torch.testing.assert_close(value, expected)
+    assert not reported.requires_grad
+
+
+def stage_rows(out) -> list[dict]:
+    with (out / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_run_with_a_student_reports_both_and_keeps_the_student(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "1", "--student_epochs",
+                   "3", "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["method"] == "PU" and results["prior"]["value"] == 0.6
+    stages = results["stages"]
+    assert list(stages) == ["teacher", "student1"]
+    assert results["test_si_snri_db"] == stages["student1"]["test_si_snri_db"]
+    assert results["best_epoch"] == stages["student1"]["best_epoch"]
+    assert [row["stage"] for row in stage_rows(out)] == ["teacher"] * 2 + ["student1"] * 3
+    best = checkpoint.load(out / "best.pt")
+    assert best["model_config"]["method"] == student.STUDENT_METHOD and best["stage"] == 1
+    assert checkpoint.load(out / "teacher.pt")["results"]["test_si_snri_db"] == pytest.approx(
+        stages["teacher"]["test_si_snri_db"])
+    assert not list(out.glob("*.npy")) and not list(out.glob(".*"))
+    assert "student round 1: 3 NyTT epochs from teacher.pt" in result.stderr
+
+
+def test_a_student_round_resumes_where_it_stopped_and_a_finished_teacher_is_not_retrained(
+        tiny_corpus, tmp_path):
+    whole, teacher_only, stopped = tmp_path / "whole", tmp_path / "teacher", tmp_path / "stop"
+    assert pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "1", "--student_epochs", "3",
+                 "--out_dir", str(whole)).returncode == 0
+    assert pulse(*TINY_RUN, *tiny_corpus.options(), "--out_dir", str(teacher_only)).returncode == 0
+    stopped.mkdir()
+    for name in ("best.pt", "last.pt"):  # a finished teacher run, then a student
+        (stopped / name).write_bytes((teacher_only / name).read_bytes())
+    assert pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "1", "--student_epochs", "1",
+                 "--out_dir", str(stopped)).returncode == 0
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "1", "--student_epochs", "3",
+                   "--out_dir", str(stopped), "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stderr and "class prior" not in result.stderr
+    resumed, uninterrupted = stage_rows(stopped), stage_rows(whole)
+    assert [row["stage"] for row in resumed] == ["teacher"] * 2 + ["student1"] * 3
+    for a, b in zip(resumed, uninterrupted):
+        assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-5)
+    assert json.loads((stopped / "results.json").read_text())["test_si_snri_db"] == \
+        pytest.approx(json.loads((whole / "results.json").read_text())["test_si_snri_db"])
+    fewer = pulse(*TINY_RUN, *tiny_corpus.options(), "--out_dir", str(stopped), "--resume")
+    assert fewer.returncode == 1 and "saved in student round 1" in fewer.stderr
+
+
+def test_two_rounds_each_learn_from_the_last(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "2", "--student_init",
+                   "fresh", "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert list(json.loads((out / "results.json").read_text())["stages"]) == [
+        "teacher", "student1", "student2"]
+    assert "from student1.pt's estimates (fresh start)" in result.stderr
+    assert checkpoint.load(out / "student1.pt")["stage"] == 1
+
+
+def test_noisy_target_training_runs_and_can_teach(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--method", "NyTT", "--student", "1",
+                   "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["method"] == "NyTT" and results["args"]["noise_excerpts"] == "random"
+    assert checkpoint.load(out / "teacher.pt")["model_config"]["method"] == "NyTT"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--recipe", "reference", "--student", "1"], "has none: use --recipe pulse"),
+    (["--method", "PN", "--student", "1"], "--method PN has clean speech"),
+])
+def test_a_student_where_there_can_be_none_is_an_argparse_error(options, message):
+    result = pulse(*options, "--check_only")
+    assert result.returncode == 2 and message in result.stderr
