@@ -253,8 +253,8 @@ def run_pulse(cwd: Path, out: Path, options: list[str], code: Path = ROOT,
     shutil.rmtree(out, ignore_errors=True)
     if resume_from is not None:
         out.mkdir(parents=True)
-        for name in ("last.pt", "best.pt"):
-            shutil.copy2(resume_from / name, out / name)
+        for checkpoint in resume_from.glob("*.pt"):
+            shutil.copy2(checkpoint, out / checkpoint.name)
     started = time.perf_counter()
     result = subprocess.run([sys.executable, str(code / "pulse.py"), *options,
                              "--out_dir", str(out)], cwd=cwd, capture_output=True, text=True)
