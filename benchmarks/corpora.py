@@ -18,6 +18,13 @@ corpus               signal                                      noise
                      horses, camels, goats, pigs, elephants,     and its snow, ice, mud and
                      birds; ``0ad-data``), 1 s clips             leaf slide textures
                                                                  (``extremetuxracer-data``)
+``italian_engines``  two Italian voices (Marco Menardi, Paola    noise that lives low:
+                     Dal Zot) as 8 kHz PCM prompts               FlightGear's engines,
+                     (``asterisk-prompt-it-menardi-wav``)        propellers, exhausts,
+                                                                 rumble and thunder, each
+                                                                 with at least half its
+                                                                 energy below 300 Hz
+                                                                 (``flightgear-data-base``)
 ===================  ==========================================  ===========================
 
 No clip that lacks its signal is kept: a rule (``has_signal``: at least ``MIN_ACTIVE_S``
@@ -185,6 +192,46 @@ def tux_racer(debs: Path, out: Path) -> list[Path]:
                                    scene_s=SEEN_MIN_NOISE_S)
 
 
+LOW_HZ = 300.0
+MIN_LOW_SHARE = 0.5
+"""A noise of ``italian_engines`` keeps at least this share of its energy below ``LOW_HZ``."""
+
+
+def low_share(wave: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    """The share of (T,) ``wave``'s energy below ``LOW_HZ``."""
+    power = np.abs(np.fft.rfft(wave)) ** 2
+    return float(power[np.fft.rfftfreq(len(wave), 1 / rate) < LOW_HZ].sum()
+                 / max(power.sum(), 1e-20))
+
+
+def menardi_voices(debs: Path, out: Path) -> list[Path]:
+    """The Italian prompts of Marco Menardi and Paola Dal Zot (8 kHz PCM) of at least 1 s."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for prompt in extracted(fetch(debs, "asterisk-prompt-it-menardi-wav"), tmp,
+                                "usr/share/asterisk/sounds/**/*.wav"):
+            if sf.info(prompt).duration >= 1.0:
+                paths.append(out / f"menardi_{prompt.parent.name}_{prompt.stem}.wav")
+                shutil.copyfile(prompt, paths[-1])
+        return paths
+
+
+def engine_scenes(debs: Path, out: Path) -> list[Path]:
+    """FlightGear's engine, propeller, exhaust, rotor, rumble and thunder sounds (the
+    simulator's own and its Cessna 172's engines) with at least ``MIN_LOW_SHARE`` of their
+    energy below ``LOW_HZ``, joined in name order into scenes of ``SEEN_MIN_NOISE_S``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        deb = fetch(debs, "flightgear-data-base")
+        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                              stdout=subprocess.PIPE) as tar_stream:
+            subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", "*/flightgear/Sounds/*.wav",
+                            "*/c172p/Sounds/engine*.wav"], stdin=tar_stream.stdout, check=True)
+        sounds = sorted((p for p in Path(tmp).rglob("*.wav") if p.parent.name == "Sounds"),
+                        key=lambda p: p.name)  # not the spoken warnings in folders below
+        low = [p for p in sounds if low_share(audio.read_audio(p)) >= MIN_LOW_SHARE]
+        return join_scenes(low, lambda p: p.stem, "engines", out, scene_s=SEEN_MIN_NOISE_S)
+
+
 @dataclass(frozen=True)
 class CorpusRecipe:
     """How a corpus is made: its signal and noise files (built into a folder from the
@@ -198,6 +245,7 @@ CORPORA = {
     "prompts_ambience": CorpusRecipe(asterisk_prompts, ambience),
     "gsm_city": CorpusRecipe(gsm_voices, city_scenes),
     "animal_calls": CorpusRecipe(animal_calls, tux_racer, wav_len=16000),
+    "italian_engines": CorpusRecipe(menardi_voices, engine_scenes),
 }
 
 
