@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from audio import SAMPLE_RATE, DataError, excerpt_fits, fit_length, read_audio, read_excerpt
 from noise_level import CALIBRATION_S, NoiseProfile, noise_level_gain, noise_profile
+from noise_spans import Excerpt, NoiseSpans, random_start, read_spans
 
 TRAIN_FIELDS = 6
 EVAL_FIELDS = 4
@@ -286,72 +287,39 @@ def tilted(waves: list[np.ndarray], db_per_octave: float) -> list[np.ndarray]:
     return [wave / scale for wave in out]
 
 
-NoiseSpans = dict[str, tuple[float, float]]
-"""Noise file (as the config names it) -> (first start, last end) in seconds."""
-
-
-def noise_spans(lines: list[Line], wav_len: int) -> NoiseSpans:
-    """The span of each noise file that ``lines`` read (every noise excerpt they name),
-    inside which fresh noise examples may be drawn without touching any other part of
-    the file, such as the part that a test set reads."""
+def noise_excerpts(lines: list[Line], wav_len: int) -> list[Excerpt]:
+    """Every noise excerpt ``lines`` read: fields 2-3 and, where given, 5-6 of a
+    published-format line; the noise recording of a recordings line."""
     clip_s = wav_len / SAMPLE_RATE
-    spans: NoiseSpans = {}
+    found = []
     for line in lines:
-        excerpts = [(line.noise, line.noise_start_s)]
+        named = [(line.noise, line.noise_start_s)]
         if isinstance(line, ConfigLine) and line.extra_noise is not None:
-            excerpts.append((line.extra_noise, line.extra_noise_start_s))
-        for name, start in excerpts:
-            low, high = spans.get(name, (start, start + clip_s))
-            spans[name] = (min(low, start), max(high, start + clip_s))
-    return spans
+            named.append((line.extra_noise, line.extra_noise_start_s))
+        found += [Excerpt(name, start, start + clip_s, line.origin) for name, start in named]
+    return found
 
 
-def random_start(span: tuple[float, float], rng: np.random.Generator, wav_len: int) -> float:
-    """A start (s) drawn uniformly among those whose clip of ``wav_len`` samples lies inside
-    ``span``; the span's first where it is shorter than a clip."""
-    low, high = span
-    return rng.uniform(low, max(low, high - wav_len / SAMPLE_RATE))
+def training_spans(lines: list[Line], wav_len: int) -> NoiseSpans:
+    """The span of each noise file that ``lines`` read, whole (see ``noise_spans.check`` for
+    the spans less a run's test excerpts)."""
+    return {name: (span,) for name, span in read_spans(noise_excerpts(lines, wav_len)).items()}
 
 
 def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
                      wav_len: int) -> Line:
-    """``line`` with its noise example moved to a random start inside the span of its file
+    """``line`` with its noise example moved to a random start inside the spans of its file
     (the mixture of a published-format line is left as it is)."""
+    clip_s = wav_len / SAMPLE_RATE
     if isinstance(line, RecordingLine):
-        return replace(line, noise_start_s=random_start(spans[line.noise], rng, wav_len))
-    return replace(line, extra_noise_start_s=random_start(spans[line.extra_noise], rng, wav_len))
-
-
-SECOND_NOISE_DB = (-10.0, 0.0)
-"""Level range of ``summed_noise``'s second noise, relative to the item's noise example."""
-
-
-def summed_noise(noisy: np.ndarray, noise: np.ndarray, corpus: Corpus, spans: NoiseSpans,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(T,) ``noisy`` clip and its ``noise`` example with a second noise added to each: two
-    excerpts of one file drawn from ``spans``, at one level drawn within
-    ``SECOND_NOISE_DB`` of the noise example's, so that the noise example still matches
-    the noise inside the noisy clip. Both are divided by the std the noisy clip comes out
-    with (it keeps unit std, the noise example its relative level). Where an excerpt drawn
-    is silent, both come back as they were."""
-    name = list(spans)[rng.integers(len(spans))]
-    excerpts = [corpus.excerpt(name, corpus.noise_root,
-                               random_start(spans[name], rng, corpus.wav_len), "loop")
-                for _ in range(2)]
-    try:
-        second = [standardise(wave, path) for wave, path in excerpts]
-    except DataError:  # a silent stretch of the file
-        return noisy, noise
-    level = 10 ** (rng.uniform(*SECOND_NOISE_DB) / 20) * float(noise.std())
-    noisy, noise = noisy + level * second[0], noise + level * second[1]
-    scale = max(float(noisy.std()), 1e-8)
-    return noisy / scale, noise / scale
+        return replace(line, noise_start_s=random_start(spans[line.noise], rng, clip_s))
+    return replace(line, extra_noise_start_s=random_start(spans[line.extra_noise], rng, clip_s))
 
 
 def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
     """The ``noise_profile`` of every noise recording that the recordings lines among
     ``lines`` name, over up to ``CALIBRATION_S`` of the span of it that they read."""
-    spans, profiles = noise_spans(lines, corpus.wav_len), []
+    spans, profiles = read_spans(noise_excerpts(lines, corpus.wav_len)), []
     for name in sorted({line.noise for line in lines if isinstance(line, RecordingLine)}):
         low, high = spans[name]
         length = round(min(high - low, CALIBRATION_S) * SAMPLE_RATE)
@@ -372,11 +340,9 @@ class ExampleSet(Dataset):
     (``load_recordings``), measured against the corpus's ``profiles`` of the run's noise
     recordings (without them, ``noise_profiles`` of the set's own lines).
     With ``fresh_noise``, each item's noise example is read at a new random start inside
-    the span of its file that the lines read (``noise_spans``), drawn from NumPy's global
-    generator (seeded per run and per loader worker), so every epoch hears new noise.
-    With ``noise_sums`` > 0, that share of the items (drawn from the same generator) get
-    a second noise added to the noisy clip and the noise example alike (``summed_noise``):
-    another mixture of environments each time.
+    the ``spans`` of its file (by default the span the lines read, ``training_spans``),
+    drawn from NumPy's global generator (seeded per run and per loader worker), so every
+    epoch hears new noise.
     With ``tilt_db`` > 0, both clips of each item pass through one random spectral tilt
     (``tilted``) of up to that many dB per octave either way, drawn anew for every item
     from the same generator: another recording chain each time, the same for the noisy
@@ -385,12 +351,12 @@ class ExampleSet(Dataset):
     """
 
     def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean",
-                 fresh_noise: bool = False, tilt_db: float = 0.0, noise_sums: float = 0.0):
+                 fresh_noise: bool = False, tilt_db: float = 0.0,
+                 spans: NoiseSpans | None = None):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
-        self.noise_sums = noise_sums if second != "clean" else 0.0
         self.tilt_db = tilt_db
-        self.read_spans = noise_spans(lines, corpus.wav_len)
+        self.spans = spans if spans is not None else training_spans(lines, corpus.wav_len)
         self.profiles = corpus.profiles
 
     def noise_profiles(self) -> tuple[NoiseProfile, ...]:
@@ -405,7 +371,7 @@ class ExampleSet(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         line = self.lines[index]
         if self.fresh_noise:
-            line = fresh_noise_line(line, self.read_spans, np.random.default_rng(
+            line = fresh_noise_line(line, self.spans, np.random.default_rng(
                 np.random.randint(2 ** 32)), self.corpus.wav_len)
         try:
             if isinstance(line, RecordingLine):
@@ -419,9 +385,6 @@ class ExampleSet(Dataset):
                     other = load_extra_noise(line, self.corpus)
                     if self.second == "noise_paired":
                         other = other / scale
-            if self.noise_sums and np.random.random_sample() < self.noise_sums:
-                noisy, other = summed_noise(noisy, other, self.corpus, self.read_spans,
-                                            np.random.default_rng(np.random.randint(2 ** 32)))
         except DataError as err:
             raise DataError(f"{line.origin}: {err}") from None
         if self.tilt_db > 0:

@@ -62,7 +62,6 @@ non_negative_float = _checked(float, lambda v: math.isfinite(v) and v >= 0,
 finite_float = _checked(float, math.isfinite, "must be a finite number")
 probability = _checked(float, lambda v: 0 < v < 1, "must lie strictly between 0 and 1")
 rate = _checked(float, lambda v: 0 <= v < 1, "must lie in [0, 1)")
-share = _checked(float, lambda v: 0 <= v <= 1, "must lie in [0, 1]")
 
 
 def prior_value(text: str) -> float | str:
@@ -250,12 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "(clean speech or noise) pass through one random spectral tilt, drawn "
                         "uniformly within +-DB dB per octave around 1 kHz, anew every epoch; "
                         "0: none")
-    g.add_argument("--noise_sums", type=share, default=0.0, metavar="SHARE",
-                   help="PU and MixIT training augmentation: this share of the training items "
-                        "get a second noise added, two excerpts of one training noise file "
-                        "drawn at random, one in the noisy clip and one in its noise example, "
-                        "0 to 10 dB below the noise example: another mixture of environments "
-                        "each time; 0: none")
     g.add_argument("--select_by", choices=("auto", "si_snri", "loss"), default="auto",
                    help="model selection: validation SI-SNRi (needs clean speech) or the "
                         "method's loss on validation noisy and noise clips (PU: the risk; "

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import dataset
 import distributed
 from methods import enhance
+from noise_spans import NoiseSpans
 from recipes import Options
 
 STUDENT_METHOD = "NyTT"
@@ -92,7 +93,7 @@ class RemixSet(Dataset):
     two."""
 
     def __init__(self, lines: list[dataset.Line], corpus: dataset.Corpus, targets: Path,
-                 spans: dataset.NoiseSpans | None = None):
+                 spans: NoiseSpans | None = None):
         unpaired = [line.origin for line in lines
                     if isinstance(line, dataset.ConfigLine) and line.extra_noise is None]
         if unpaired:

@@ -28,12 +28,14 @@ import dataset
 import distributed
 import prior
 import quality
+import noise_spans
 import recipes
 import student
 from checkpoint import jsonable
 from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
                      build_model, completed_config, enhance, logit_scale, method_for)
 from metric import SI_SNR
+from noise_spans import NoiseSpans
 from model import for_inference
 from recipes import Options
 from report import Scores, draw_figures, progress, summarise_examples, write_metrics, write_reports
@@ -69,6 +71,25 @@ def new_run_dir(method: str) -> Path:
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     return path
+
+
+def checked_spans(lines: dict[str, list[dataset.Line]], wav_len: int) -> NoiseSpans:
+    """The parts of the noise files that training may draw fresh excerpts from
+    (``noise_spans.check``): a test excerpt that overlaps a training excerpt is refused,
+    one inside a training span is cut out of it, and validation excerpts that share noise
+    with training are reported (the published protocol draws both from the same part)."""
+    found = noise_spans.check(*(dataset.noise_excerpts(lines[split], wav_len)
+                                for split in ("train", "val", "test")))
+    if found.refused:
+        raise dataset.DataError("test lines read noise that training lines read:\n"
+                                + dataset.summarise(found.refused, 5))
+    if found.avoided:
+        log.info("fresh noise excerpts avoid %d test excerpts inside the part of their files "
+                 "that training lines read: %s", len(found.avoided), found.avoided[0])
+    if found.shared:
+        log.info("%d validation excerpts lie where training lines read noise too, so model "
+                 "selection hears noise training heard: %s", len(found.shared), found.shared[0])
+    return found.spans
 
 
 def settle(args: argparse.Namespace, device: torch.device
@@ -430,14 +451,12 @@ def training_lines(args: Options, lines: list[dataset.Line]) -> list[dataset.Lin
 
 
 def training_set(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
-                 method: Method) -> dataset.ExampleSet:
-    """The training pairs of ``training_lines``: noise excerpts drawn afresh under
-    ``--noise_excerpts random``, second noises added to a ``--noise_sums`` share of them,
-    random tilts of up to ``--tilt_db``."""
-    lines = training_lines(args, lines)
-    return dataset.ExampleSet(lines, corpus, method.second(args), tilt_db=args.tilt_db,
+                 method: Method, spans: NoiseSpans) -> dataset.ExampleSet:
+    """The training pairs of ``training_lines``: noise excerpts drawn afresh inside
+    ``spans`` under ``--noise_excerpts random``, random tilts of up to ``--tilt_db``."""
+    return dataset.ExampleSet(training_lines(args, lines), corpus, method.second(args),
                               fresh_noise=args.noise_excerpts == "random",
-                              noise_sums=args.noise_sums)
+                              tilt_db=args.tilt_db, spans=spans)
 
 
 def validation_loaders(args: Options, trainer: Trainer, lines: list[dataset.Line],
@@ -597,7 +616,8 @@ def keep_stage(trainer: Trainer, scores: Scores, out_dir: Path) -> None:
 
 def method_stage(opts: Options, launch: distributed.Launch, device: torch.device,
                  lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
-                 test_set: dataset.ExampleSet | None) -> tuple[Trainer, Scores]:
+                 spans: NoiseSpans, test_set: dataset.ExampleSet | None
+                 ) -> tuple[Trainer, Scores]:
     """Train the method itself (the teacher of any student), select and test it."""
     start = None
     if opts.init_from and not (out_dir / "last.pt").exists():  # a resumed run's weights win
@@ -607,7 +627,7 @@ def method_stage(opts: Options, launch: distributed.Launch, device: torch.device
     trainer = build_trainer(opts, launch, device, class_prior(
         opts, lines["train"], corpus, out_dir / "last.pt", device), start)
     loader, sampler = trainer.train_loader(training_set(opts, lines["train"], corpus,
-                                                        trainer.method))
+                                                        trainer.method, spans))
     criteria, val_loaders = validation_loaders(opts, trainer, lines["val"], corpus)
     run = restore_progress(trainer, out_dir, device)
     log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
@@ -637,7 +657,8 @@ def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.d
 
 def student_round(opts: Options, launch: distributed.Launch, device: torch.device,
                   lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
-                  round_: int, test_set: dataset.ExampleSet | None) -> tuple[Trainer, Scores]:
+                  spans: NoiseSpans, round_: int, test_set: dataset.ExampleSet | None
+                  ) -> tuple[Trainer, Scores]:
     """Round ``round_`` of the student stage (``student.py``): the previous stage's
     selected model enhances every training clip once; a student learns those estimates
     heard through fresh training noise, and is selected and tested as its teacher was."""
@@ -653,8 +674,7 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
         start = StartingPoint(teacher_file, student.STUDENT_METHOD,
                               student.student_weights(teacher, build_model(config)))
     trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
-    loader, sampler = trainer.train_loader(student.RemixSet(
-        train_lines, corpus, targets, dataset.noise_spans(train_lines, corpus.wav_len)))
+    loader, sampler = trainer.train_loader(student.RemixSet(train_lines, corpus, targets, spans))
 
     def remixed_validation() -> Dataset:
         return student.RemixSet(lines["val"], corpus, teacher_estimates(
@@ -688,6 +708,7 @@ def train(args: argparse.Namespace) -> int:
     opts, lines = settle(args, device)
     log.info("config files: %d training, %d validation, %d test examples; all files checked",
              *(len(lines[s]) for s in ("train", "val", "test")))
+    spans = checked_spans(lines, opts.wav_len)
     choices = recipes.summary(opts, device)
     if opts.check_only:
         log.info(choices)
@@ -707,7 +728,8 @@ def train(args: argparse.Namespace) -> int:
                          "--out_dir")
     stages = {}
     if resumed == 0:
-        trainer, scores = method_stage(opts, launch, device, lines, corpus, out_dir, test_set)
+        trainer, scores = method_stage(opts, launch, device, lines, corpus, out_dir, spans,
+                                       test_set)
     for round_ in range(1, opts.student + 1):
         teacher = stage_name(round_ - 1)
         if round_ - 1 < resumed:  # finished before the run was stopped
@@ -717,7 +739,7 @@ def train(args: argparse.Namespace) -> int:
             stages[teacher] = scores.results
         if round_ >= resumed:
             trainer, scores = student_round(opts, launch, device, lines, corpus, out_dir,
-                                            round_, test_set)
+                                            spans, round_, test_set)
     if opts.student:
         stages[stage_name(opts.student)] = scores.results
         scores.results.update(method=opts.method, prior=stages["teacher"]["prior"],

@@ -73,7 +73,6 @@ OPTION_CASES = {
     "batch size 0": (["--batch_size", "0"], "positive integer"),
     "negative learning rate": (["--lr_per_GPU", "-1"], "positive number"),
     "droprate 1": (["--droprate", "1"], "[0, 1)"),
-    "noise sums above 1": (["--noise_sums", "1.5"], "[0, 1]"),
     "frame length 0": (["--frame_len", "0"], "positive integer"),
     "channels 0": (["--channels", "0"], "positive integer"),
     "epochs not a number": (["--epochs", "ten"], "not a valid int"),
