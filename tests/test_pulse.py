@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -104,13 +105,17 @@ def test_pu_soft_mask_scale_is_fitted_on_validation_and_used_everywhere(tiny_cor
 
 
 def test_help_lists_every_reference_option():
+    """Each option of the reference release is an option of its own in --help (matched
+    whole: ``--p`` is not found inside ``--prior``)."""
     text = pulse_process("--help").stdout
+    listed = set(re.findall(r"(?<![\w-])(--[a-zA-Z_]+)(?![\w-])", text))
     for option in ("--epochs", "--batch_size", "--beta", "--gamma", "--p", "--mode", "--prior",
                    "--frame_len", "--dist", "--prefix", "--fix_seed", "--wav_len", "--lr_per_GPU",
                    "--blocks", "--channels", "--droprate", "--fcblocks", "--method",
                    "--train_fname", "--val_fname", "--test_fname", "--clean_path", "--noise_path",
                    "--out_dir", "--device", "--num_workers", "--seed", "--feature", "--demo"):
-        assert option in text
+        assert option in listed, option
+    assert re.search(r"^  --p P\b", text, re.MULTILINE)  # its own entry, with its value
 
 
 @pytest.mark.parametrize("options, message", [
