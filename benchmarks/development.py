@@ -1,7 +1,8 @@
-"""The development benchmark: PULSE's defaults decided on several corpora, not one.
+"""The development benchmark, the one to run to measure PULSE: its defaults decided on
+several corpora, not one.
 
 For every corpus of ``benchmarks/corpora.py`` (speech in ambience, GSM speech in city
-noise, animal calls in music), both protocols (``seen`` environments, ``unseen`` noise
+noise, animal calls in music, Italian speech in engine rumble), both protocols (``seen`` environments, ``unseen`` noise
 files) and every seed, it trains the chosen methods at the real-audio benchmark's budget
 (``benchmarks/real_audio.py``'s SETTINGS, the corpus's clip length) and scores the
 methods that need no training once: DeepFilterNet3 and RNNoise with both warm-ups,

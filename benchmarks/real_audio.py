@@ -1,6 +1,10 @@
-"""PULSE on real speech and real ambience recordings: one corpus (the first corpus of
-``benchmarks/development.py``, before its silence prompts were screened out; the starter
-model and the adaptation study are built on it).
+"""The first real corpus alone, unscreened: the data of the starter model and of the
+adaptation and scaling studies (to measure PULSE, run ``benchmarks/development.py``).
+
+This corpus is the first corpus of ``benchmarks/development.py`` before its silence
+prompts were screened out; what only this file does is build it, and train and score on
+it for ``benchmarks/starter.py``, ``adaptation.py`` and ``scaling.py``, which import it,
+and for the older tables of docs/real-audio.md.
 
 The corpus is built on demand from Debian packages (``apt-get download``; nothing of it
 goes into git) and is the same on every machine:
