@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{', '.join(STUDENT_TEACHERS)}; 0 under --recipe reference and for PN")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
+    g.add_argument("--student_level_db", type=non_negative_float, default=0.0, metavar="DB",
+                   help="the remix noise's level drawn anew each time within DB dB either "
+                        "way of the level the teacher removed from the clip (0: that level)")
     g.add_argument("--student_init", choices=("teacher", "fresh"), default="teacher",
                    help="a student starts as its teacher (same network; its mask kept "
                         "exactly) or from random weights")

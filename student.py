@@ -87,19 +87,19 @@ class RemixSet(Dataset):
     ``wav_len`` samples, the target the teacher's estimate of line k's noisy clip, the
     noise an excerpt of line k's noise example file (fields 5-6 of a training line, the
     noise recording of a recordings line) brought to the rms of the noise the teacher
-    removed from the clip. With ``spans`` (the span of each noise file the training
-    lines read) the excerpt starts anew at random inside it every time, drawn from NumPy's
-    global generator; without, where the line says. ``methods.remix_objective`` adds the
-    two."""
+    removed from the clip. With ``spans`` (the span of each noise file the training lines
+    read) the excerpt starts anew at random inside it every time, and its level moves by up
+    to ``level_db`` dB either way, drawn from NumPy's global generator; without, it is read
+    where the line says, at that level. ``methods.remix_objective`` adds the two."""
 
     def __init__(self, lines: list[dataset.Line], corpus: dataset.Corpus, targets: Path,
-                 spans: NoiseSpans | None = None):
+                 spans: NoiseSpans | None = None, level_db: float = 0.0):
         unpaired = [line.origin for line in lines
                     if isinstance(line, dataset.ConfigLine) and line.extra_noise is None]
         if unpaired:
             raise dataset.DataError(f"{unpaired[0]}: a student needs a noise example on every "
                                     "line (6-field lines or recordings lines)")
-        self.lines, self.corpus, self.spans = lines, corpus, spans
+        self.lines, self.corpus, self.spans, self.level_db = lines, corpus, spans, level_db
         self.targets_file = targets
         self.targets: np.ndarray | None = None  # memory-mapped in each loader worker
         self.levels: np.ndarray | None = None
@@ -125,6 +125,8 @@ class RemixSet(Dataset):
         line = self.lines[index]
         try:
             noise = self.noise_example(line) * float(self.levels[index])
+            if self.spans is not None and self.level_db:
+                noise = noise * 10 ** (np.random.uniform(-self.level_db, self.level_db) / 20)
         except dataset.DataError as err:
             raise dataset.DataError(f"{line.origin}: {err}") from None
         target = np.array(self.targets[index], dtype=np.float32)

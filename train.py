@@ -674,7 +674,8 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
         start = StartingPoint(teacher_file, student.STUDENT_METHOD,
                               student.student_weights(teacher, build_model(config)))
     trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
-    loader, sampler = trainer.train_loader(student.RemixSet(train_lines, corpus, targets, spans))
+    loader, sampler = trainer.train_loader(student.RemixSet(train_lines, corpus, targets, spans,
+                                                            opts.student_level_db))
 
     def remixed_validation() -> Dataset:
         return student.RemixSet(lines["val"], corpus, teacher_estimates(
