@@ -393,9 +393,9 @@ def main(argv: list[str] | None = None) -> int:
             return plot_main(args.plot_only)
         if args.enhance:
             return enhance_main(args)
-        from train import train
+        from stages import run
 
-        return train(args)
+        return run(args)
     except (dataset.DataError, CheckpointError, FloatingPointError, UsageError,
             distributed.LaunchError, OSError) as err:
         message = str(err).strip()

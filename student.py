@@ -11,18 +11,32 @@ round.
 """
 from __future__ import annotations
 
+import logging
+import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+import checkpoint
 import dataset
 import distributed
-from methods import enhance
+from enhance_files import model_from_state
+from methods import Method, build_model, enhance
 from noise_spans import NoiseSpans
 from recipes import Options
+from report import Scores
+from spectral import Spectral
+from train import (CRITERIA, Trainer, build_trainer, loader_workers, model_config,
+                   restore_progress, run_epochs, score_selected, stage_name, training_lines,
+                   validation_loaders)
+from warm_start import StartingPoint
+
+log = logging.getLogger("pulse")
 
 STUDENT_METHOD = "NyTT"
 """The network and objective a student trains with: a mask learnt from noise added to
@@ -44,9 +58,11 @@ def levels_path(targets: Path) -> Path:
 
 
 @torch.no_grad()
-def write_estimates(model: nn.Module, method, spectral, clips: dataset.ExampleSet,
-                    path: Path, launch: distributed.Launch, device: torch.device,
-                    batch_size: int, autocast, loader_options: dict) -> None:
+def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
+                    clips: dataset.ExampleSet, path: Path, launch: distributed.Launch,
+                    device: torch.device, batch_size: int,
+                    autocast: Callable[[], AbstractContextManager], loader_options: dict
+                    ) -> None:
     """The teacher's estimates of ``clips``' noisy clips (first items) as a (N, T) float32
     .npy at ``path``, and beside it (``levels_path``) the (N,) rms of what it removed from
     each (noisy minus estimate: the noise level it heard). Each process enhances its share
@@ -160,8 +176,59 @@ def options(opts: Options) -> Options:
     return Options(**{**vars(opts), "method": STUDENT_METHOD, "epochs": opts.student_epochs})
 
 
-def teacher_model(state: dict, device: torch.device):
-    """(inference model, method with its mask, Spectral) of a teacher checkpoint dict."""
-    from enhance_files import model_from_state
+def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.device,
+                      teacher: dict, lines: list[dataset.Line], corpus: dataset.Corpus,
+                      path: Path) -> Path:
+    """``path``, holding the ``teacher`` checkpoint's estimates of the noisy clips of
+    ``lines`` (``write_estimates``), computed unless a stopped run left them."""
+    if not path.exists():
+        model, method, spectral = model_from_state(teacher, device)
+        started = time.time()
+        write_estimates(
+            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
+            device, opts.eval_batch_size or opts.batch_size,
+            lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
+            dict(num_workers=loader_workers(opts)))
+        log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
+                 time.time() - started)
+    return path
 
-    return model_from_state(state, device)
+
+def student_round(opts: Options, launch: distributed.Launch, device: torch.device,
+                  lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
+                  spans: NoiseSpans, round_: int, test_set: dataset.ExampleSet | None
+                  ) -> tuple[Trainer, Scores]:
+    """Round ``round_`` of the student stage: the previous stage's selected model enhances
+    every training clip once; a student learns those estimates heard through fresh
+    training noise inside ``spans``, and is selected and tested as its teacher was."""
+    teacher_file = out_dir / f"{stage_name(round_ - 1)}.pt"
+    teacher = checkpoint.load(teacher_file)
+    student_opts = options(opts)
+    train_lines = training_lines(opts, lines["train"])
+    targets = teacher_estimates(opts, launch, device, teacher, train_lines, corpus,
+                                targets_path(out_dir, round_, "train"))
+    config = model_config(student_opts)
+    start = None
+    if opts.student_init == "teacher":
+        start = StartingPoint(teacher_file, STUDENT_METHOD,
+                              student_weights(teacher, build_model(config)))
+    trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
+    loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans,
+                                                    opts.student_level_db))
+
+    def remixed_validation() -> Dataset:
+        return RemixSet(lines["val"], corpus, teacher_estimates(
+            opts, launch, device, teacher, lines["val"], corpus,
+            targets_path(out_dir, round_, "val")))
+
+    criteria, val_loaders = validation_loaders(student_opts, trainer, lines["val"], corpus,
+                                               remixed_validation)
+    history = [row if row.get("stage") else {"stage": stage_name(0), **row}
+               for row in teacher["history"]]  # a teacher trained without --student
+    run = restore_progress(trainer, out_dir, device, history)
+    log.info("student round %d: %d %s epochs from %s's estimates (%s start), selected by %s",
+             round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
+             opts.student_init, CRITERIA[criteria[0]])
+    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
+    return trainer, score_selected(student_opts, trainer, run, criteria, test_set,
+                                   val_loaders, start)

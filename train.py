@@ -1,5 +1,6 @@
-"""Training, model selection and test of one run: the Trainer (one process's share of
-the work) and ``train(args)``, the epoch loop that pulse.py calls.
+"""Training, model selection and test of one stage of a run: the Trainer (one process's
+share of the work), the epoch loop, the method's own stage (``method_stage``) and the
+pre-flight checks; ``stages.py`` runs the stages in order.
 
 Data flow: config lines -> ``dataset.ExampleSet`` (loader workers) -> device ->
 ``methods`` step (STFT, CNN, loss) -> Adam; after every epoch the validation SI-SNRi
@@ -26,11 +27,10 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 import checkpoint
 import dataset
 import distributed
+import noise_spans
 import prior
 import quality
-import noise_spans
 import recipes
-import student
 from checkpoint import jsonable
 from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
                      build_model, completed_config, enhance, logit_scale, method_for)
@@ -38,7 +38,7 @@ from metric import SI_SNR
 from noise_spans import NoiseSpans
 from model import for_inference
 from recipes import Options
-from report import Scores, draw_figures, progress, summarise_examples, write_metrics, write_reports
+from report import Scores, progress, summarise_examples, write_metrics
 from runtime import (UsageError, default_num_workers, keep_freed_memory, local_processes,
                      pick_device, setup_logging)
 from spectral import Spectral
@@ -635,123 +635,3 @@ def method_stage(opts: Options, launch: distributed.Launch, device: torch.device
              sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
     run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
     return trainer, score_selected(opts, trainer, run, criteria, test_set, val_loaders, start)
-
-
-def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.device,
-                      teacher: dict, lines: list[dataset.Line], corpus: dataset.Corpus,
-                      path: Path) -> Path:
-    """``path``, holding the ``teacher`` checkpoint's estimates of the noisy clips of
-    ``lines`` (``student.write_estimates``), computed unless a stopped run left them."""
-    if not path.exists():
-        model, method, spectral = student.teacher_model(teacher, device)
-        started = time.time()
-        student.write_estimates(
-            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
-            device, opts.eval_batch_size or opts.batch_size,
-            lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
-            dict(num_workers=loader_workers(opts)))
-        log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
-                 time.time() - started)
-    return path
-
-
-def student_round(opts: Options, launch: distributed.Launch, device: torch.device,
-                  lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
-                  spans: NoiseSpans, round_: int, test_set: dataset.ExampleSet | None
-                  ) -> tuple[Trainer, Scores]:
-    """Round ``round_`` of the student stage (``student.py``): the previous stage's
-    selected model enhances every training clip once; a student learns those estimates
-    heard through fresh training noise, and is selected and tested as its teacher was."""
-    teacher_file = out_dir / f"{stage_name(round_ - 1)}.pt"
-    teacher = checkpoint.load(teacher_file)
-    student_opts = student.options(opts)
-    train_lines = training_lines(opts, lines["train"])
-    targets = teacher_estimates(opts, launch, device, teacher, train_lines, corpus,
-                                student.targets_path(out_dir, round_, "train"))
-    config = model_config(student_opts)
-    start = None
-    if opts.student_init == "teacher":
-        start = StartingPoint(teacher_file, student.STUDENT_METHOD,
-                              student.student_weights(teacher, build_model(config)))
-    trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
-    loader, sampler = trainer.train_loader(student.RemixSet(train_lines, corpus, targets, spans,
-                                                            opts.student_level_db))
-
-    def remixed_validation() -> Dataset:
-        return student.RemixSet(lines["val"], corpus, teacher_estimates(
-            opts, launch, device, teacher, lines["val"], corpus,
-            student.targets_path(out_dir, round_, "val")))
-
-    criteria, val_loaders = validation_loaders(student_opts, trainer, lines["val"], corpus,
-                                               remixed_validation)
-    history = [row if row.get("stage") else {"stage": stage_name(0), **row}
-               for row in teacher["history"]]  # a teacher trained without --student
-    run = restore_progress(trainer, out_dir, device, history)
-    log.info("student round %d: %d %s epochs from %s's estimates (%s start), selected by %s",
-             round_, student_opts.epochs, student.STUDENT_METHOD, teacher_file.name,
-             opts.student_init, CRITERIA[criteria[0]])
-    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
-    return trainer, score_selected(student_opts, trainer, run, criteria, test_set,
-                                   val_loaders, start)
-
-
-def stage_summary(results: dict) -> dict:
-    """What results.json's ``stages`` keeps of a stage's scores."""
-    keys = ("best_epoch", "selection", "val_si_snri_db", "test_si_snri_db", "mask_scale")
-    return {key: results[key] for key in keys if key in results}
-
-
-def train(args: argparse.Namespace) -> int:
-    """Train, select and test as ``args`` asks, then any student rounds; returns the exit
-    status."""
-    launch, device = start_process(args)
-    quality.require(args.metrics)
-    opts, lines = settle(args, device)
-    log.info("config files: %d training, %d validation, %d test examples; all files checked",
-             *(len(lines[s]) for s in ("train", "val", "test")))
-    spans = checked_spans(lines, opts.wav_len)
-    choices = recipes.summary(opts, device)
-    if opts.check_only:
-        log.info(choices)
-        distributed.shutdown()
-        return 0
-    out_dir = open_run_dir(opts, launch)
-    log.info(choices)
-    # the noise level of a recordings line's noise example is matched against every noise
-    # recording of the run, the validation files' too (none for published-format lines)
-    corpus = dataset.Corpus(opts.clean_path, opts.noise_path, opts.wav_len,
-                            opts.resampler).with_noise_profiles(lines["train"] + lines["val"])
-    test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
-    resumed = saved_stage(out_dir)
-    if resumed > opts.student:
-        raise UsageError(f"{out_dir / 'last.pt'} was saved in student round {resumed}; "
-                         f"continue it with --student {resumed} or more, or use another "
-                         "--out_dir")
-    stages = {}
-    if resumed == 0:
-        trainer, scores = method_stage(opts, launch, device, lines, corpus, out_dir, spans,
-                                       test_set)
-    for round_ in range(1, opts.student + 1):
-        teacher = stage_name(round_ - 1)
-        if round_ - 1 < resumed:  # finished before the run was stopped
-            stages[teacher] = checkpoint.load(out_dir / f"{teacher}.pt")["results"]
-        else:
-            keep_stage(trainer, scores, out_dir)
-            stages[teacher] = scores.results
-        if round_ >= resumed:
-            trainer, scores = student_round(opts, launch, device, lines, corpus, out_dir,
-                                            spans, round_, test_set)
-    if opts.student:
-        stages[stage_name(opts.student)] = scores.results
-        scores.results.update(method=opts.method, prior=stages["teacher"]["prior"],
-                              stages={name: stage_summary(r) for name, r in stages.items()})
-    if launch.is_main:
-        write_reports(opts, scores, lines, out_dir, trainer.method.loss_name)
-        draw_figures(out_dir, trainer.inference_model(), trainer.method, trainer.spectral,
-                     test_set or dataset.ExampleSet(lines["val"], corpus,
-                                                    trainer.method.second(opts)), opts.method)
-        for kept in out_dir.glob(student.TARGETS_GLOB):
-            kept.unlink()
-    del trainer
-    distributed.shutdown()
-    return 0
