@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import loss
+from metric import si_snr
 from model import ClipNorm, FrequencyNorm, build_cnn
 from spectral import Spectral
 
@@ -66,15 +67,31 @@ def pn_objective(model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
     return value, value.detach()
 
 
-def remix_objective(model: nn.Module, spectral: Spectral, target: torch.Tensor,
-                    noise: torch.Tensor) -> StepResult:
-    """Signal approximation of (B, T) ``target`` clips heard through (B, T) added ``noise``:
-    the network sees target + noise, each clip at unit std, and learns to give back the
-    target. Noisy-target training (NyTT) when the targets are noisy clips; a student's
-    step when they are its teacher's estimates (``student.py``)."""
-    mixture = target + noise
-    scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
-    return pn_objective(model, spectral, mixture / scale, target / scale)
+REMIX_LOSSES = ("magnitude", "si_snr")
+"""``--remix_loss`` choices of NyTT and students."""
+
+
+@dataclass(frozen=True)
+class RemixObjective:
+    """A mask learnt from (B, T) ``target`` clips heard through (B, T) added ``noise``: the
+    network sees target + noise, each clip at unit std, and learns to give back the target,
+    by signal approximation on magnitudes (``magnitude``) or by the negative SI-SNR of the
+    masked waveform (``si_snr``). Noisy-target training (NyTT) when the targets are noisy
+    clips; a student's step when they are its teacher's estimates (``student.py``)."""
+
+    loss: str = "magnitude"
+
+    def __call__(self, model: nn.Module, spectral: Spectral, target: torch.Tensor,
+                 noise: torch.Tensor) -> StepResult:
+        mixture = target + noise
+        scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
+        if self.loss == "magnitude":
+            return pn_objective(model, spectral, mixture / scale, target / scale)
+        spec = spectral.stft(mixture / scale)
+        logits = model(spectral.feature_of(spec.abs()))[:, 0].float()
+        estimate = spectral.istft(torch.sigmoid(logits) * spec, mixture.shape[-1])
+        value = -si_snr(estimate, target).mean().float()
+        return value, value.detach()
 
 
 @dataclass(frozen=True)
@@ -200,7 +217,7 @@ METHODS: dict[str, Method] = {
                     _sigmoid_of_first),
     "NyTT": Method(1, 3, {"pulse": "batchnorm", "reference": "batchnorm"},
                    lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
-                   lambda args, prior: remix_objective, _sigmoid_of_first,
+                   lambda args, prior: RemixObjective(args.remix_loss), _sigmoid_of_first,
                    noise_excerpts="random"),
 }
 

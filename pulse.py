@@ -23,7 +23,7 @@ import quality
 from audio import RESAMPLERS
 from checkpoint import CheckpointError
 from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
-from methods import INPUT_NORMS, METHODS, PU_MASKS
+from methods import INPUT_NORMS, METHODS, PU_MASKS, REMIX_LOSSES
 from metric import SI_SNR
 from recipes import (DEFAULT_PRIOR, DEFAULT_STUDENT_ROUNDS, DEFAULT_TEST_FNAME, RECIPES,
                      STUDENT_TEACHERS)
@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{', '.join(STUDENT_TEACHERS)}; 0 under --recipe reference and for PN")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
+    g.add_argument("--remix_loss", choices=REMIX_LOSSES, default="magnitude",
+                   help="NyTT and students: signal approximation on magnitudes, or the "
+                        "negative SI-SNR of the masked waveform")
     g.add_argument("--student_level_db", type=non_negative_float, default=0.0, metavar="DB",
                    help="the remix noise's level drawn anew each time within DB dB either "
                         "way of the level the teacher removed from the clip (0: that level)")

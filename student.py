@@ -3,7 +3,7 @@ training clips become the targets of a supervised student, heard through real no
 
 After the teacher (PU, MixIT or NyTT) is selected, it enhances every training noisy clip
 once (``write_estimates``); the student, a NyTT network, then learns (estimate + g * n ->
-estimate) with the signal-approximation loss (``methods.remix_objective``), n an excerpt of
+estimate) with the signal-approximation loss (``methods.RemixObjective``), n an excerpt of
 the training noise recordings drawn afresh each epoch inside the span the training lines
 read (never a validation or test excerpt) and g bringing it to the level of the noise the
 teacher removed from that clip (``RemixSet``). The selected student can teach the next
@@ -106,7 +106,7 @@ class RemixSet(Dataset):
     removed from the clip. With ``spans`` (the span of each noise file the training lines
     read) the excerpt starts anew at random inside it every time, and its level moves by up
     to ``level_db`` dB either way, drawn from NumPy's global generator; without, it is read
-    where the line says, at that level. ``methods.remix_objective`` adds the two."""
+    where the line says, at that level. ``methods.RemixObjective`` adds the two."""
 
     def __init__(self, lines: list[dataset.Line], corpus: dataset.Corpus, targets: Path,
                  spans: NoiseSpans | None = None, level_db: float = 0.0):

@@ -16,7 +16,8 @@ import dataset
 import distributed
 import student
 from conftest import TINY_RUN
-from methods import build_model, enhance, method_for, pn_objective, remix_objective
+from methods import RemixObjective, build_model, enhance, method_for, pn_objective
+from metric import si_snr
 from spectral import Spectral
 from test_pulse import pulse
 
@@ -123,10 +124,15 @@ def test_the_remix_objective_is_signal_approximation_of_the_sum():
                          "feature": "linear", "input_norm": "none"}).eval()
     target, noise = torch.randn(2, 4000), 0.5 * torch.randn(2, 4000)
     scale = (target + noise).std(dim=-1, keepdim=True)
-    value, reported = remix_objective(model, Spectral(64), target, noise)
+    value, reported = RemixObjective()(model, Spectral(64), target, noise)
     expected, _ = pn_objective(model, Spectral(64), (target + noise) / scale, target / scale)
     torch.testing.assert_close(value, expected)
     assert not reported.requires_grad
+    waveform, _ = RemixObjective("si_snr")(model, Spectral(64), target, noise)
+    spec = Spectral(64).stft((target + noise) / scale)
+    mask = torch.sigmoid(model(Spectral(64).feature_of(spec.abs()))[:, 0])
+    estimate = Spectral(64).istft(mask * spec, 4000)
+    torch.testing.assert_close(waveform, -si_snr(estimate, target).mean().float())
 
 
 def stage_rows(out) -> list[dict]:
