@@ -197,6 +197,11 @@ class Method:
     noise_excerpts: str = "fixed"
     """The separate noise examples under ``--recipe pulse`` (``--noise_excerpts auto``):
     read afresh every epoch only where that was measured to pay (PU)."""
+    teaches: bool = True
+    """Whether a student can learn from it (``--student``): not where clean speech is."""
+    student_rounds: int = 0
+    """Student rounds under ``--recipe pulse`` (``--student``): only where they were
+    measured to pay (PU)."""
     loss_name: str = "loss"
 
 
@@ -209,9 +214,10 @@ METHODS: dict[str, Method] = {
                  lambda args: "noise_paired" if args.noise_level == "paired" else "noise",
                  lambda args, prior: PUObjective(prior, args.p, args.risk_norm, args.pu_loss,
                                                  args.mode, args.beta, args.gamma, args.nn_rule),
-                 _pu_binary_mask, clips_per_line=2, loss_name="risk", noise_excerpts="random"),
+                 _pu_binary_mask, clips_per_line=2, loss_name="risk", noise_excerpts="random",
+                 student_rounds=1),
     "PN": Method(1, 3, {"pulse": "batchnorm", "reference": "batchnorm"}, lambda args: "clean",
-                 lambda args, prior: pn_objective, _sigmoid_of_first),
+                 lambda args, prior: pn_objective, _sigmoid_of_first, teaches=False),
     "MixIT": Method(3, 3, {"pulse": "dropout", "reference": "dropout"}, lambda args: "noise",
                     lambda args, prior: MixITObjective(args.mixit_scale, args.mixit_loss),
                     _sigmoid_of_first),

@@ -25,8 +25,7 @@ from checkpoint import CheckpointError
 from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
 from methods import INPUT_NORMS, METHODS, PU_MASKS, REMIX_LOSSES
 from metric import SI_SNR
-from recipes import (DEFAULT_PRIOR, DEFAULT_STUDENT_ROUNDS, DEFAULT_TEST_FNAME, RECIPES,
-                     STUDENT_TEACHERS)
+from recipes import DEFAULT_PRIOR, DEFAULT_TEST_FNAME, RECIPES, STUDENT_TEACHERS
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from spectral import FEATURES
 from warm_start import STARTER
@@ -216,8 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "network learns those estimates heard through fresh excerpts of the "
                         "training noise recordings; it is selected and tested as its teacher "
                         "was and becomes the run's model (and the next round's teacher). "
-                        f"Default: {DEFAULT_STUDENT_ROUNDS} under --recipe pulse for "
-                        f"{', '.join(STUDENT_TEACHERS)}; 0 under --recipe reference and for PN")
+                        "Default under --recipe pulse: "
+                        + ", ".join(f"{name} {method.student_rounds}"
+                                    for name, method in METHODS.items() if method.teaches)
+                        + "; 0 under --recipe reference")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
     g.add_argument("--remix_loss", choices=REMIX_LOSSES, default="magnitude",

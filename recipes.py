@@ -32,10 +32,7 @@ under the recipe (``methods.Method.regulariser``), ``noise_excerpts auto`` the m
 RECIPE_OPTIONS = tuple(RECIPES["pulse"])
 
 DEFAULT_PRIOR = 0.6
-DEFAULT_STUDENT_ROUNDS = 0
-"""Student rounds under --recipe pulse (``--student``) for the methods in
-``STUDENT_TEACHERS``."""
-STUDENT_TEACHERS = ("PU", "MixIT", "NyTT")
+STUDENT_TEACHERS = tuple(name for name, method in METHODS.items() if method.teaches)
 """The methods a student can learn from: those that need no clean speech."""
 DEFAULT_TEST_FNAME = "voicebank_test_set.txt"
 
@@ -103,8 +100,7 @@ def resolve(args: argparse.Namespace, device: torch.device,
     if settled["prior"] == "auto" and args.method != "PU":
         settled["prior"] = DEFAULT_PRIOR  # unused: only PU has a class prior
     if settled["student"] is None:
-        settled["student"] = (DEFAULT_STUDENT_ROUNDS if args.recipe == "pulse"
-                              and args.method in STUDENT_TEACHERS else 0)
+        settled["student"] = METHODS[args.method].student_rounds if args.recipe == "pulse" else 0
     if settled["student_epochs"] is None:
         settled["student_epochs"] = settled["epochs"]
     if settled["test_fname"] is None and not trains_on_recordings:

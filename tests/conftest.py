@@ -99,5 +99,8 @@ def tiny_corpus(tmp_path_factory) -> TinyCorpus:
     return make_tiny_corpus(tmp_path_factory.mktemp("tiny"))
 
 
-TINY_RUN = ["--wav_len", "4000", "--frame_len", "64", "--epochs", "2", "--batch_size", "4",
-            "--channels", "4", "--num_workers", "0", "--lr_per_GPU", "1e-3"]
+TINY_SETTINGS = ["--wav_len", "4000", "--frame_len", "64", "--epochs", "2", "--batch_size", "4",
+                 "--channels", "4", "--num_workers", "0", "--lr_per_GPU", "1e-3"]
+TINY_RUN = [*TINY_SETTINGS, "--student", "0"]
+"""Tiny runs of the method alone; tests of the student stage ask for it (the last
+``--student`` given counts), and ``TINY_SETTINGS`` alone trains PU's default student."""

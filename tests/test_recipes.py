@@ -65,6 +65,15 @@ def test_noise_excerpts_per_method_and_recipe(method, pulse_recipe):
     assert resolved("--method", "MixIT", "--noise_excerpts", "random").noise_excerpts == "random"
 
 
+@pytest.mark.parametrize("method, rounds", [("PU", 1), ("MixIT", 0), ("NyTT", 0), ("PN", 0)])
+def test_student_rounds_per_method_and_recipe(method, rounds):
+    assert resolved("--method", method).student == rounds
+    assert resolved("--method", method, "--recipe", "reference").student == 0
+    assert resolved("--method", method).student_epochs == 100  # --epochs
+    assert resolved("--method", "MixIT", "--student", "2", "--epochs", "7").student == 2
+    assert resolved("--epochs", "7").student_epochs == 7
+
+
 def test_reference_recipe_trains_in_fp32_on_cuda_too():
     assert resolved("--recipe", "reference", device=torch.device("cuda")).precision == "fp32"
     assert resolved(device=torch.device("cuda")).precision == "bf16"

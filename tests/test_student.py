@@ -15,7 +15,7 @@ import checkpoint
 import dataset
 import distributed
 import student
-from conftest import TINY_RUN
+from conftest import TINY_RUN, TINY_SETTINGS
 from methods import RemixObjective, build_model, enhance, method_for, pn_objective
 from metric import si_snr
 from spectral import Spectral
@@ -140,10 +140,10 @@ def stage_rows(out) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_a_run_with_a_student_reports_both_and_keeps_the_student(tiny_corpus, tmp_path):
+def test_pu_trains_a_student_by_default_and_reports_both(tiny_corpus, tmp_path):
     out = tmp_path / "run"
-    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "1", "--student_epochs",
-                   "3", "--out_dir", str(out))
+    result = pulse(*TINY_SETTINGS, *tiny_corpus.options(), "--student_epochs", "3",
+                   "--out_dir", str(out))
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["method"] == "PU" and results["prior"]["value"] == 0.6
