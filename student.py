@@ -2,12 +2,13 @@
 training clips become the targets of a supervised student, heard through real noise.
 
 After the teacher (PU, MixIT or NyTT) is selected, it enhances every training noisy clip
-once (``write_estimates``); the student, a NyTT network, then learns (estimate + g * n ->
-estimate) with the signal-approximation loss (``methods.RemixObjective``), n an excerpt of
-the training noise recordings drawn afresh each epoch inside the span the training lines
-read (never a validation or test excerpt) and g bringing it to the level of the noise the
-teacher removed from that clip (``RemixSet``). The selected student can teach the next
-round.
+once (``write_estimates``); the student, a NyTT network that starts as its teacher
+(``student_weights``; a fresh start lost 0.24 dB, docs/real-audio.md), then learns
+(estimate + g * n -> estimate) by signal approximation (``methods.RemixObjective``), n an
+excerpt of the training noise recordings drawn afresh each epoch inside the span the
+training lines read (never a validation or test excerpt) and g bringing it to the level of
+the noise the teacher removed from that clip (``RemixSet``). The selected student can
+teach the next round.
 """
 from __future__ import annotations
 
@@ -207,11 +208,8 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     train_lines = training_lines(opts, lines["train"])
     targets = teacher_estimates(opts, launch, device, teacher, train_lines, corpus,
                                 targets_path(out_dir, round_, "train"))
-    config = model_config(student_opts)
-    start = None
-    if opts.student_init == "teacher":
-        start = StartingPoint(teacher_file, STUDENT_METHOD,
-                              student_weights(teacher, build_model(config)))
+    start = StartingPoint(teacher_file, STUDENT_METHOD, student_weights(
+        teacher, build_model(model_config(student_opts))))
     trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
     loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans,
                                                     opts.student_level_db))
@@ -226,9 +224,9 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     history = [row if row.get("stage") else {"stage": stage_name(0), **row}
                for row in teacher["history"]]  # a teacher trained without --student
     run = restore_progress(trainer, out_dir, device, history)
-    log.info("student round %d: %d %s epochs from %s's estimates (%s start), selected by %s",
-             round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
-             opts.student_init, CRITERIA[criteria[0]])
+    log.info("student round %d: %d %s epochs from %s's estimates, starting as it, selected "
+             "by %s", round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
+             CRITERIA[criteria[0]])
     run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
     return trainer, score_selected(student_opts, trainer, run, criteria, test_set,
                                    val_loaders, start)

@@ -140,11 +140,18 @@ def stage_rows(out) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_pu_trains_a_student_by_default_and_reports_both(tiny_corpus, tmp_path):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def default_run(tiny_corpus, tmp_path_factory):
+    """A PU run with its default student (3 student epochs): (folder, pulse() result)."""
+    out = tmp_path_factory.mktemp("student") / "run"
     result = pulse(*TINY_SETTINGS, *tiny_corpus.options(), "--student_epochs", "3",
                    "--out_dir", str(out))
     assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_pu_trains_a_student_by_default_and_reports_both(default_run):
+    out, result = default_run
     results = json.loads((out / "results.json").read_text())
     assert results["method"] == "PU" and results["prior"]["value"] == 0.6
     stages = results["stages"]
@@ -157,14 +164,13 @@ def test_pu_trains_a_student_by_default_and_reports_both(tiny_corpus, tmp_path):
     assert checkpoint.load(out / "teacher.pt")["results"]["test_si_snri_db"] == pytest.approx(
         stages["teacher"]["test_si_snri_db"])
     assert not list(out.glob("*.npy")) and not list(out.glob(".*"))
-    assert "student round 1: 3 NyTT epochs from teacher.pt" in result.stderr
+    assert "student round 1: 3 NyTT epochs from teacher.pt's estimates" in result.stderr
 
 
 def test_a_student_round_resumes_where_it_stopped_and_a_finished_teacher_is_not_retrained(
-        tiny_corpus, tmp_path):
-    whole, teacher_only, stopped = tmp_path / "whole", tmp_path / "teacher", tmp_path / "stop"
-    assert pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "1", "--student_epochs", "3",
-                 "--out_dir", str(whole)).returncode == 0
+        tiny_corpus, default_run, tmp_path):
+    whole, _ = default_run
+    teacher_only, stopped = tmp_path / "teacher", tmp_path / "stop"
     assert pulse(*TINY_RUN, *tiny_corpus.options(), "--out_dir", str(teacher_only)).returncode == 0
     stopped.mkdir()
     for name in ("best.pt", "last.pt"):  # a finished teacher run, then a student
@@ -185,25 +191,17 @@ def test_a_student_round_resumes_where_it_stopped_and_a_finished_teacher_is_not_
     assert fewer.returncode == 1 and "saved in student round 1" in fewer.stderr
 
 
-def test_two_rounds_each_learn_from_the_last(tiny_corpus, tmp_path):
+def test_noisy_target_training_teaches_two_rounds(tiny_corpus, tmp_path):
     out = tmp_path / "run"
-    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--student", "2", "--student_init",
-                   "fresh", "--out_dir", str(out))
-    assert result.returncode == 0, result.stderr
-    assert list(json.loads((out / "results.json").read_text())["stages"]) == [
-        "teacher", "student1", "student2"]
-    assert "from student1.pt's estimates (fresh start)" in result.stderr
-    assert checkpoint.load(out / "student1.pt")["stage"] == 1
-
-
-def test_noisy_target_training_runs_and_can_teach(tiny_corpus, tmp_path):
-    out = tmp_path / "run"
-    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--method", "NyTT", "--student", "1",
+    result = pulse(*TINY_RUN, *tiny_corpus.options(), "--method", "NyTT", "--student", "2",
                    "--out_dir", str(out))
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["method"] == "NyTT" and results["args"]["noise_excerpts"] == "random"
+    assert list(results["stages"]) == ["teacher", "student1", "student2"]
     assert checkpoint.load(out / "teacher.pt")["model_config"]["method"] == "NyTT"
+    assert checkpoint.load(out / "student1.pt")["stage"] == 1
+    assert "from student1.pt's estimates" in result.stderr
 
 
 @pytest.mark.parametrize("options, message", [
