@@ -287,14 +287,14 @@ def tilted(waves: list[np.ndarray], db_per_octave: float) -> list[np.ndarray]:
     return [wave / scale for wave in out]
 
 
-def noise_excerpts(lines: list[Line], wav_len: int) -> list[Excerpt]:
-    """Every noise excerpt ``lines`` read: fields 2-3 and, where given, 5-6 of a
-    published-format line; the noise recording of a recordings line."""
+def noise_excerpts(lines: list[Line], wav_len: int, extra: bool = True) -> list[Excerpt]:
+    """Every noise excerpt ``lines`` read: fields 2-3 and, where given and ``extra``, 5-6
+    of a published-format line; the noise recording of a recordings line."""
     clip_s = wav_len / SAMPLE_RATE
     found = []
     for line in lines:
         named = [(line.noise, line.noise_start_s)]
-        if isinstance(line, ConfigLine) and line.extra_noise is not None:
+        if extra and isinstance(line, ConfigLine) and line.extra_noise is not None:
             named.append((line.extra_noise, line.extra_noise_start_s))
         found += [Excerpt(name, start, start + clip_s, line.origin) for name, start in named]
     return found

@@ -76,6 +76,11 @@ def test_the_run_refuses_a_config_whose_test_lines_read_training_noise(tiny_corp
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{leaky}:1" in result.stderr and f"{tiny_corpus.train}:1" in result.stderr
     assert "test lines read noise that training lines read" in result.stderr
+    unread = tmp_path / "six_field_test_set.txt"  # fields 5-6 of a test line are never read
+    unread.write_text(" ".join(tiny_corpus.test.read_text().split("\n")[0].split()
+                               + first[4:6]) + "\n")
+    assert pulse(*TINY_RUN, *tiny_corpus.options(), "--test_fname", str(unread),
+                 "--check_only").returncode == 0
 
 
 def write_noise_files(folder):
