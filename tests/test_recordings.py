@@ -77,36 +77,29 @@ def test_a_wrong_kind_of_line_is_reported_before_training(recordings, tmp_path):
     assert pn.returncode == 1 and "--method PN learns from clean speech" in pn.stderr
 
 
-@pytest.mark.parametrize("method", ["PU", "MixIT"])
-def test_training_from_recordings_alone(method, recordings, tmp_path):
+@pytest.mark.parametrize("method, student_epochs", [("PU", 1), ("MixIT", 0)])
+def test_training_from_recordings_alone(method, student_epochs, recordings, tmp_path):
+    """PU with its student (each selected without clean speech), MixIT alone."""
     out = tmp_path / "run"
+    student = ["--student", "1", "--student_epochs", "1"] if student_epochs else []
     result = pulse(*TINY_RUN, "--method", method, "--train_fname", "field_train_set.txt",
-                   "--val_fname", "field_val_set.txt", "--out_dir", str(out), cwd=recordings)
+                   "--val_fname", "field_val_set.txt", "--out_dir", str(out), *student,
+                   cwd=recordings)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("validation ")
     results = json.loads((out / "results.json").read_text())
     assert results["selection"]["criterion"] == "val_loss"
     assert "test_si_snri_db" not in results and results["val_si_snri_db"] is None
     history = (out / "metrics.csv").read_text().splitlines()
-    assert "val_loss" in history[0] and "val_si_snri_db" not in history[0] and len(history) == 3
+    assert "val_loss" in history[0] and "val_si_snri_db" not in history[0]
+    assert len(history) == 1 + 2 + student_epochs
     assert (out / "best.pt").exists() and (out / "example_1.png").exists()
     if method == "PU":  # the prior defaults to auto on recordings
         assert results["prior"]["estimated"] and 0 < results["prior"]["value"] < 1
         assert "class prior estimated from the training data" in result.stderr
-
-
-def test_a_student_from_recordings_alone_is_selected_without_clean_speech(recordings,
-                                                                          tmp_path):
-    out = tmp_path / "run"
-    result = pulse(*TINY_RUN, "--student", "1", "--prior", "0.6", "--train_fname",
-                   "field_train_set.txt", "--val_fname", "field_val_set.txt", "--out_dir",
-                   str(out), cwd=recordings)
-    assert result.returncode == 0, result.stderr
-    results = json.loads((out / "results.json").read_text())
-    assert results["selection"]["criterion"] == "val_loss"
-    assert results["stages"]["student1"]["selection"]["criterion"] == "val_loss"
-    assert "teacher estimates of 4 clips in student1_val_targets.npy" in result.stderr
-    assert not list(out.glob("*.npy"))
+        assert results["stages"]["student1"]["selection"]["criterion"] == "val_loss"
+        assert "teacher estimates of 4 clips in student1_val_targets.npy" in result.stderr
+        assert not list(out.glob("*.npy"))
 
 
 def test_missing_recording_is_named_before_training(recordings, tmp_path):
