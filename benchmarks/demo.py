@@ -5,7 +5,7 @@ process start, training, test and figures. Spectral gating (``noisereduce``, sta
 given 3 s of the test clip's noise file; ``pip install noisereduce``) is scored on the
 same test set for comparison.
 
-    python benchmarks/demo.py                    # PU, PN and MixIT
+    python benchmarks/demo.py                    # PU (with its student), PN and MixIT
     python benchmarks/demo.py --methods MixIT --extra --recipe reference
 """
 from __future__ import annotations
@@ -49,8 +49,10 @@ def run_demo(method: str, extra: list[str], folder: Path) -> dict:
     if result.returncode != 0:
         raise SystemExit(f"{method} demo failed:\n{result.stderr[-2000:]}")
     results = json.loads((folder / "run" / "results.json").read_text())
+    teacher = results.get("stages", {}).get("teacher", {})
     return {"seconds": seconds, "val": results["val_si_snri_db"],
-            "test": results["test_si_snri_db"], "best_epoch": results["best_epoch"]}
+            "test": results["test_si_snri_db"], "best_epoch": results["best_epoch"],
+            "teacher_test": teacher.get("test_si_snri_db")}
 
 
 def gating(folder: Path) -> str:
@@ -72,7 +74,9 @@ def main() -> None:
             row = run_demo(method, args.extra, Path(folder))
             print(f"{method:6s} {' '.join(args.extra)}: {row['seconds']:.0f} s wall, validation "
                   f"{row['val']:.2f} dB, test {row['test']:.2f} dB (best epoch "
-                  f"{row['best_epoch']})", flush=True)
+                  f"{row['best_epoch']})"
+                  + (f"; its teacher: test {row['teacher_test']:.2f} dB"
+                     if row["teacher_test"] is not None else ""), flush=True)
             if method == args.methods[-1]:
                 print(gating(Path(folder)))
 

@@ -33,9 +33,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _single_process_val(out_dir, corpus) -> float:
-    """Validation SI-SNRi of best.pt computed here, in one process, one clip at a time."""
-    state = torch.load(out_dir / "best.pt", weights_only=False)
+def _single_process_val(out_dir, corpus, model_file: str = "best.pt") -> float:
+    """Validation SI-SNRi of a run's model file computed here, in one process, one clip at
+    a time."""
+    state = torch.load(out_dir / model_file, weights_only=False)
     model = build_model(state["model_config"])
     model.load_state_dict(state["model"])
     model = for_inference(model, torch.device("cpu"))  # the form pulse.py evaluates
@@ -68,20 +69,16 @@ def _torchrun(corpus, out, *options: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-def test_torchrun_two_cpu_processes(tiny_corpus, tmp_path):
-    out = tmp_path / "run"
-    result = _torchrun(tiny_corpus, out)
-    _check_run(result, out, tiny_corpus)
-    assert "2 process(es)" in result.stderr
-
-
-def test_a_student_under_torchrun(tiny_corpus, tmp_path):
+def test_torchrun_two_cpu_processes_train_a_teacher_and_its_student(tiny_corpus, tmp_path):
     out = tmp_path / "run"
     result = _torchrun(tiny_corpus, out, "--student", "1")
     # the student's soft mask, in bf16 there and fp32 here: 2e-4 dB apart (seen)
     _check_run(result, out, tiny_corpus, tolerance_db=2e-3)
+    assert "2 process(es)" in result.stderr
     results = json.loads((out / "results.json").read_text())
     assert list(results["stages"]) == ["teacher", "student1"]
+    assert results["stages"]["teacher"]["val_si_snri_db"] == pytest.approx(
+        _single_process_val(out, tiny_corpus, "teacher.pt"), abs=1e-4)
     assert "teacher estimates of 6 clips" in result.stderr
 
 
