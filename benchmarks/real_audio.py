@@ -232,7 +232,9 @@ def untrained_scores(test_fname: str, wav_len: int, label: str) -> dict[str, np.
     scores = {f"{anchor.name}, {warmup}": anchor_si_snri(anchor(), lines, corpus, seconds)
               for anchor in ANCHORS for warmup, seconds in WARMUPS.items()}
     return {**scores,
-            "spectral gating, 3 s of the test noise file": gating_si_snri(lines, corpus, 3.0),
+            "spectral gating, a 3 s take before the clip": gating_si_snri(lines, corpus, 3.0),
+            "spectral gating, 3 s of the test noise file": gating_si_snri(lines, corpus, 3.0,
+                                                                         "file_start"),
             "spectral gating, no noise recording": gating_si_snri(lines, corpus, None),
             "oracle binary mask": oracle_si_snri(lines, corpus)}
 
