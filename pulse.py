@@ -224,9 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--remix_loss", choices=REMIX_LOSSES, default="magnitude",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform")
-    g.add_argument("--student_level_db", type=non_negative_float, default=0.0, metavar="DB",
-                   help="the remix noise's level drawn anew each time within DB dB either "
-                        "way of the level the teacher removed from the clip (0: that level)")
     g = p.add_argument_group("data")
     g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
     g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")
