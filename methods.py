@@ -202,6 +202,10 @@ class Method:
     student_rounds: int = 0
     """Student rounds under ``--recipe pulse`` (``--student``): only where they were
     measured to pay (PU)."""
+    remix_loss: str = "magnitude"
+    """The loss of the run's remix stages under ``--remix_loss auto``: NyTT's own and
+    students' (``RemixObjective``); the negative SI-SNR only for the students of the
+    method it was measured on (PU)."""
     loss_name: str = "loss"
 
 
@@ -215,7 +219,7 @@ METHODS: dict[str, Method] = {
                  lambda args, prior: PUObjective(prior, args.p, args.risk_norm, args.pu_loss,
                                                  args.mode, args.beta, args.gamma, args.nn_rule),
                  _pu_binary_mask, clips_per_line=2, loss_name="risk", noise_excerpts="random",
-                 student_rounds=1),
+                 student_rounds=1, remix_loss="si_snr"),
     "PN": Method(1, 3, {"pulse": "batchnorm", "reference": "batchnorm"}, lambda args: "clean",
                  lambda args, prior: pn_objective, _sigmoid_of_first, teaches=False),
     "MixIT": Method(3, 3, {"pulse": "dropout", "reference": "dropout"}, lambda args: "noise",

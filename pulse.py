@@ -221,9 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
                         + "; 0 under --recipe reference")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
-    g.add_argument("--remix_loss", choices=REMIX_LOSSES, default="magnitude",
+    g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
-                        "negative SI-SNR of the masked waveform")
+                        "negative SI-SNR of the masked waveform; auto: "
+                        + ", ".join(f"{name} {method.remix_loss}"
+                                    for name, method in METHODS.items() if method.teaches)
+                        + " (the run's method: its students, and NyTT's own stage)")
     g = p.add_argument_group("data")
     g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
     g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")

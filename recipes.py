@@ -101,6 +101,8 @@ def resolve(args: argparse.Namespace, device: torch.device,
         settled["prior"] = DEFAULT_PRIOR  # unused: only PU has a class prior
     if settled["student"] is None:
         settled["student"] = METHODS[args.method].student_rounds if args.recipe == "pulse" else 0
+    if settled["remix_loss"] == "auto":
+        settled["remix_loss"] = METHODS[args.method].remix_loss
     if settled["student_epochs"] is None:
         settled["student_epochs"] = settled["epochs"]
     if settled["test_fname"] is None and not trains_on_recordings:
