@@ -4,7 +4,7 @@ training clips become the targets of a supervised student, heard through real no
 After the teacher (PU, MixIT or NyTT) is selected, it enhances every training noisy clip
 once (``write_estimates``); the student, a NyTT network that starts as its teacher
 (``student_weights``; a fresh start lost 0.24 dB, docs/real-audio.md), then learns
-(estimate + g * n -> estimate) by signal approximation (``methods.RemixObjective``), n an
+(estimate + g * n -> estimate) by ``--remix_loss`` (``methods.RemixObjective``), n an
 excerpt of the training noise recordings drawn afresh each epoch inside the span the
 training lines read (never a validation or test excerpt) and g bringing it to the level of
 the noise the teacher removed from that clip (``RemixSet``). The selected student can
