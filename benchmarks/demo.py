@@ -2,8 +2,8 @@
 
 Each method runs in a fresh folder, so the time includes generating the demo corpus, the
 process start, training, test and figures. Spectral gating (``noisereduce``, stationary,
-given 3 s of the test clip's noise file; ``pip install noisereduce``) is scored on the
-same test set for comparison.
+given a 3 s take of each test clip's noise file just before the clip; ``pip install
+noisereduce``) is scored on the same test set for comparison.
 
     python benchmarks/demo.py                    # PU (with its student), PN and MixIT
     python benchmarks/demo.py --methods MixIT --extra --recipe reference

@@ -289,3 +289,11 @@ def test_prior_auto_estimates_the_share_its_risk_means(tmp_path, monkeypatch):
         "value": 0.55, "estimated": True}
     _run(tmp_path / "w", "--prior", "auto", "--p", "0.5")
     assert seen == [0.0, 0.5]
+
+
+@pytest.mark.parametrize("method, loss", [("PU", "si_snr"), ("MixIT", "magnitude"),
+                                          ("NyTT", "magnitude")])
+def test_remix_loss_per_method(method, loss):
+    assert resolved("--method", method).remix_loss == loss  # PU's students: measured to pay
+    assert resolved("--method", method, "--remix_loss", "magnitude").remix_loss == "magnitude"
+    assert resolved("--method", "NyTT", "--remix_loss", "si_snr").remix_loss == "si_snr"
