@@ -89,6 +89,11 @@ def recipe_option(group: argparse._ArgumentGroup, name: str, choices, text: str,
                        help=f"{text} (default from --recipe, {values})")
 
 
+def _per_teacher(field: str) -> str:
+    """Help text: each method a student can learn from with its ``methods.Method`` field."""
+    return ", ".join(f"{name} {getattr(METHODS[name], field)}" for name in STUDENT_TEACHERS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Train, select and test a speech enhancement CNN with PULSE (PU learning), "
@@ -215,18 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "network learns those estimates heard through fresh excerpts of the "
                         "training noise recordings; it is selected and tested as its teacher "
                         "was and becomes the run's model (and the next round's teacher). "
-                        "Default under --recipe pulse: "
-                        + ", ".join(f"{name} {method.student_rounds}"
-                                    for name, method in METHODS.items() if method.teaches)
-                        + "; 0 under --recipe reference")
+                        f"Default under --recipe pulse: {_per_teacher('student_rounds')}; 0 "
+                        "under --recipe reference")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
     g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform; auto: "
-                        + ", ".join(f"{name} {method.remix_loss}"
-                                    for name, method in METHODS.items() if method.teaches)
-                        + " (the run's method: its students, and NyTT's own stage)")
+                        f"{_per_teacher('remix_loss')} (the run's method: its students, and "
+                        "NyTT's own stage)")
     g = p.add_argument_group("data")
     g.add_argument("--train_fname", default="voicebank_train_set.txt", help="training config file")
     g.add_argument("--val_fname", default="voicebank_val_set.txt", help="validation config file")

@@ -48,7 +48,7 @@ def noise_take(line: dataset.ConfigLine, corpus: dataset.Corpus, take_s: float,
     if length_s < MIN_TAKE_S:
         raise audio.DataError(f"{line.origin}: {path} has under {MIN_TAKE_S} s of noise "
                               "beside the test excerpt for a take")
-    if before_s >= take_s or (after_s < take_s and before_s >= after_s):
+    if before_s >= min(take_s, after_s):  # room for the whole take, or more than after
         start_s = before_s - length_s
     else:
         start_s = clip_end_s + TAKE_GAP_S
