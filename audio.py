@@ -136,3 +136,11 @@ def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
     if len(wave) >= num_samples:
         return wave[:num_samples]
     return np.pad(wave, (0, num_samples - len(wave)))
+
+
+def channel_count(path) -> int:
+    """The number of channels of an audio file."""
+    try:
+        return sf.info(str(path)).channels
+    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+        raise DataError(f"{path}: cannot read audio ({err})") from None

@@ -1,13 +1,18 @@
 """Enhance the user's own recordings with a trained checkpoint.
 
-Files of any rate and channel count are mixed to mono and resampled to 16 kHz, the
-model's rate; outputs are written at 16 kHz. The CNN runs over overlapping chunks
-whose margins cover its receptive field and the STFT frames, so a long file needs
-bounded memory and gives the same samples as whole-file processing.
+Every channel of a file is enhanced on its own: brought to 16 kHz, the model's rate,
+masked, and brought back, so each output has its input's rate, channel count, length and
+format (WAV, FLAC or OGG, same subtype). Above 8 kHz, which a 16 kHz model never hears,
+the input's band is kept under the gain the model applied to its top octave (4-8 kHz)
+in the same frames (``band_gain``). A file is read, enhanced and written ``SEGMENT_S``
+seconds at a time with ``MARGIN_S`` of context on both sides, and the CNN runs over
+overlapping chunks whose margins cover its receptive field, so a long file needs bounded
+memory and gives the samples whole-file processing would.
 """
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 import logging
 import math
 import sys
@@ -22,8 +27,9 @@ from tqdm import tqdm
 import checkpoint
 import audio
 import dataset
+import noise_clip
 import quality
-from methods import Method, build_model, enhance, method_for
+from methods import Method, enhance, model_from_state
 from model import for_inference
 from spectral import Spectral
 
@@ -34,16 +40,6 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
     """Rebuild the model, its method and its STFT from a checkpoint alone."""
     return model_from_state(checkpoint.load(path), device)
-
-
-def model_from_state(state: dict, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
-    """The inference model, its method (with its mask scale) and its STFT of a loaded
-    checkpoint dict."""
-    config = state["model_config"]
-    model = build_model(config)
-    model.load_state_dict(state["model"])
-    spectral = Spectral(config["frame_len"], config["feature"])
-    return for_inference(model, device), method_for(config, state.get("mask_scale")), spectral
 
 
 def receptive_frames(model: nn.Module) -> int:
@@ -91,38 +87,138 @@ def find_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
     return found
 
 
+SEGMENT_S = 60.0
+"""Seconds of a file read, enhanced and written at a time."""
+MARGIN_S = 1.0
+"""Seconds of context read on each side of a segment and dropped after enhancing: more
+than the CNN's receptive field, the STFT frames and the resampler's filters."""
+TOP_OCTAVE_HZ = 4000.0
+"""The band whose attenuation by the model sets the gain above 8 kHz."""
+
+Enhancer = Callable[[torch.Tensor], torch.Tensor]
+"""(T,) 16 kHz waveform at unit std -> (T,) enhanced waveform."""
+
+
+def band_gain(noisy: np.ndarray, enhanced: np.ndarray, spectral: Spectral, length: int
+              ) -> np.ndarray:
+    """(length,) amplitude gain for the band above 8 kHz of a file at a higher rate: in each
+    frame of (T,) 16 kHz ``noisy`` and ``enhanced``, sqrt(enhanced / noisy energy) between
+    ``TOP_OCTAVE_HZ`` and 8 kHz, at most 1, linearly interpolated over the ``length``
+    samples that span the same time."""
+    bins = spectral.bins
+    low = math.floor(TOP_OCTAVE_HZ / (audio.SAMPLE_RATE / 2) * (bins - 1))
+    spec = spectral.stft(torch.from_numpy(np.stack([noisy, enhanced])))[:, low:]
+    energy = (spec.abs() ** 2).sum(1).numpy()
+    gain = np.sqrt(np.minimum(energy[1] / np.maximum(energy[0], 1e-20), 1.0))
+    frame_s = np.arange(len(gain)) * spectral.hop / audio.SAMPLE_RATE
+    return np.interp(np.arange(length) * (len(noisy) / audio.SAMPLE_RATE / length), frame_s, gain)
+
+
+def enhance_channel(enhancer: Enhancer, spectral: Spectral, wave: np.ndarray, rate: int,
+                    device: torch.device) -> np.ndarray:
+    """(T,) samples of one channel at ``rate`` and unit std -> (T,) enhanced samples at
+    ``rate``: the model hears the 16 kHz version; above 8 kHz, the input's band under
+    ``band_gain``."""
+    at_16k = wave if rate == audio.SAMPLE_RATE else audio.soxr_resample(wave, rate)
+    enhanced = enhancer(torch.from_numpy(at_16k).float().to(device)).cpu().double().numpy()
+    if rate == audio.SAMPLE_RATE:
+        return enhanced
+    out = audio.fit_length(audio.soxr_resample(enhanced, audio.SAMPLE_RATE, rate), len(wave))
+    if rate > audio.SAMPLE_RATE:
+        low_band = audio.fit_length(audio.soxr_resample(at_16k, audio.SAMPLE_RATE, rate),
+                                    len(wave))
+        out += (wave - low_band) * band_gain(at_16k, enhanced, spectral, len(wave))
+    return out
+
+
+def channel_stds(path: Path, block: int) -> np.ndarray:
+    """(channels,) standard deviation of each channel of a file, read ``block`` frames at a
+    time; 1 for a silent channel."""
+    total, square, count = 0.0, 0.0, 0
+    for data in sf.blocks(str(path), blocksize=block, dtype="float64", always_2d=True):
+        total, square, count = total + data.sum(0), square + (data ** 2).sum(0), count + len(data)
+    std = np.sqrt(np.maximum(square / max(count, 1) - (total / max(count, 1)) ** 2, 0.0))
+    return np.where(std > 0, std, 1.0)
+
+
+def enhance_file(enhancer: Enhancer, spectral: Spectral, source: Path, target: Path,
+                 device: torch.device) -> int:
+    """Write ``source`` enhanced, channel by channel, to ``target`` (atomically) at its rate,
+    channel count, format and subtype; returns the number of samples clipped at full
+    scale (integer and Vorbis subtypes only)."""
+    try:
+        info = sf.info(str(source))
+        segment, margin = round(SEGMENT_S * info.samplerate), round(MARGIN_S * info.samplerate)
+        scales = channel_stds(source, segment)
+    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+        raise dataset.DataError(f"{source}: cannot read audio ({err})") from None
+    rate, frames = info.samplerate, info.frames
+    clips = info.subtype not in ("FLOAT", "DOUBLE")
+    clipped = 0
+    with checkpoint.atomic(target) as tmp, sf.SoundFile(str(source)) as reader, \
+            sf.SoundFile(str(tmp), "w", rate, info.channels, info.subtype,
+                         format=info.format) as writer:
+        for start in range(0, frames, segment):
+            lo, hi = max(0, start - margin), min(frames, start + segment + margin)
+            reader.seek(lo)
+            block = reader.read(hi - lo, dtype="float64", always_2d=True)
+            if not np.all(np.isfinite(block)):
+                raise dataset.DataError(f"{source}: audio contains NaN or infinite samples")
+            out = np.stack([enhance_channel(enhancer, spectral, block[:, k] / scales[k], rate,
+                                            device) * scales[k]
+                            for k in range(info.channels)], axis=1)
+            out = out[start - lo:start - lo + min(segment, frames - start)]
+            if clips:
+                clipped += int((np.abs(out) > 1.0).sum())
+                out = np.clip(out, -1.0, 1.0)
+            writer.write(out)
+    return clipped
+
+
+def model_enhancer(model: nn.Module, method: Method, spectral: Spectral) -> Enhancer:
+    return lambda wave: enhance_long(model, method, spectral, wave)
+
+
 def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, device: torch.device,
-                  overwrite: bool = False, dnsmos: bool = False, quiet: bool = False) -> list[Path]:
+                  overwrite: bool = False, dnsmos: bool = False, quiet: bool = False,
+                  noise_clips: list[Path] | None = None) -> list[Path]:
     """Enhance every input; refuses to overwrite existing outputs unless asked.
 
-    With ``dnsmos``, also writes ``dnsmos.csv``: DNSMOS of every input and output.
+    With ``noise_clips`` (one for all inputs, or one per input file), the model is first
+    adapted to each input from its clip (``noise_clip.adapt``). With ``dnsmos``, also
+    writes ``dnsmos.csv``: DNSMOS of every input and output (16 kHz mono mixes).
     """
-    model, method, spectral = load_checkpoint(checkpoint_path, device)
+    state = checkpoint.load(checkpoint_path)
+    model, method, spectral = model_from_state(state, device)
     jobs = find_inputs(inputs)
+    clips = noise_clip.clips_for(noise_clips, [source for source, _ in jobs])
     existing = [str(output_dir / rel) for _, rel in jobs if (output_dir / rel).exists()]
     if existing and not overwrite:
         raise dataset.DataError(f"{len(existing)} outputs exist already, e.g. {existing[0]}; "
                                 "pass --overwrite to replace them")
     written, scores = [], []
-    for source, rel in tqdm(jobs, desc="enhancing", disable=quiet or not sys.stderr.isatty()):
-        wave = audio.read_audio(source)
-        scale = float(wave.std()) or 1.0
-        noisy = torch.from_numpy(wave / scale).float().to(device)
-        enhanced = enhance_long(model, method, spectral, noisy).cpu().double().numpy() * scale
-        peak = np.abs(enhanced).max(initial=0.0)
-        if peak > 1.0:
-            log.warning("%s: output peak %.2f would clip; scaled down to 0.99", source, peak)
-            enhanced *= 0.99 / peak
+    for index, (source, rel) in enumerate(tqdm(jobs, desc="enhancing",
+                                                disable=quiet or not sys.stderr.isatty())):
+        enhancer = model_enhancer(model, method, spectral)
+        if clips:
+            adapted, adapted_method = noise_clip.adapt_to_file(state, spectral, source,
+                                                               clips[index], device)
+            enhancer = model_enhancer(for_inference(adapted, device), adapted_method, spectral)
         target = output_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        with checkpoint.atomic(target) as tmp:
-            sf.write(tmp, enhanced, audio.SAMPLE_RATE)
-        log.info("%s -> %s (%.1f s, 16 kHz mono)", source, target, len(wave) / audio.SAMPLE_RATE)
+        clipped = enhance_file(enhancer, spectral, source, target, device)
+        if clipped:
+            log.warning("%s: %d samples would exceed full scale; clipped", target, clipped)
+        info = sf.info(str(target))
+        log.info("%s -> %s (%.1f s, %d Hz, %d channels)", source, target, info.duration,
+                 info.samplerate, info.channels)
         written.append(target)
         if dnsmos:
             scores.append({"input": str(source), "output": str(target),
-                           **{f"{k}_noisy": v for k, v in quality.dnsmos(wave).items()},
-                           **{f"{k}_enhanced": v for k, v in quality.dnsmos(enhanced).items()}})
+                           **{f"{k}_noisy": v for k, v in
+                              quality.dnsmos(audio.read_audio(source)).items()},
+                           **{f"{k}_enhanced": v for k, v in
+                              quality.dnsmos(audio.read_audio(target)).items()}})
     if scores:
         with checkpoint.atomic(output_dir / "dnsmos.csv") as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(scores[0]))

@@ -15,7 +15,7 @@ from torch import nn
 
 import loss
 from metric import si_snr
-from model import ClipNorm, FrequencyNorm, build_cnn
+from model import ClipNorm, FrequencyNorm, build_cnn, for_inference
 from spectral import Spectral
 
 StepResult = tuple[torch.Tensor, torch.Tensor]
@@ -252,6 +252,38 @@ def build_model(config: dict) -> nn.Sequential:
             "clip": ClipNorm, "none": lambda: None}[completed_config(config)["input_norm"]]
     return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
                      method.out_channels, method.out_kernel, config["regulariser"], norm())
+
+
+def mask_weights(teacher: dict, student: nn.Sequential) -> dict[str, torch.Tensor]:
+    """The weights of a one-output mask network (a student, or a model adapted to one
+    recording) that starts as the checkpoint dict ``teacher`` (same body): every layer below the output copied; the output layer turned
+    into one whose sigmoid is the teacher's mask. A PU teacher's 1x1 noise logit y becomes
+    the 3x3 kernel's centre tap of -y / s, s its mask scale (so sigmoid(-y / s) is kept
+    exactly); a MixIT teacher gives its speech channel; a NyTT teacher its own layer."""
+    output = f"{len(student) - 1}."
+    weights = {key: value for key, value in teacher["model"].items()
+               if not key.startswith(output)}
+    weight, bias = teacher["model"][output + "weight"], teacher["model"][output + "bias"]
+    config = teacher["model_config"]
+    if config["method"] == "PU":
+        scale = -1.0 / (teacher.get("mask_scale") or 1.0)
+        kernel = student[-1].kernel_size
+        centred = torch.zeros(1, weight.shape[1], *kernel, dtype=weight.dtype)
+        centred[:, :, kernel[0] // 2, kernel[1] // 2] = weight[:1, :, 0, 0] * scale
+        weight, bias = centred, bias[:1] * scale
+    else:
+        weight, bias = weight[:1], bias[:1]
+    return {**weights, output + "weight": weight, output + "bias": bias}
+
+
+def model_from_state(state: dict, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
+    """The inference model, its method (with its mask scale) and its STFT of a loaded
+    checkpoint dict."""
+    config = state["model_config"]
+    model = build_model(config)
+    model.load_state_dict(state["model"])
+    spectral = Spectral(config["frame_len"], config["feature"])
+    return for_inference(model, device), method_for(config, state.get("mask_scale")), spectral
 
 
 @torch.no_grad()

@@ -3,7 +3,7 @@ training clips become the targets of a supervised student, heard through real no
 
 After the teacher (PU, MixIT or NyTT) is selected, it enhances every training noisy clip
 once (``write_estimates``); the student, a NyTT network that starts as its teacher
-(``student_weights``; a fresh start lost 0.24 dB, docs/real-audio.md), then learns
+(``methods.mask_weights``; a fresh start lost 0.24 dB, docs/real-audio.md), then learns
 (estimate + g * n -> estimate) by ``--remix_loss`` (``methods.RemixObjective``), n an
 excerpt of the training noise recordings drawn afresh each epoch inside the span the
 training lines read (never a validation or test excerpt) and g bringing it to the level of
@@ -26,8 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import checkpoint
 import dataset
 import distributed
-from enhance_files import model_from_state
-from methods import Method, build_model, enhance
+from methods import Method, build_model, enhance, mask_weights, model_from_state
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores
@@ -148,28 +147,6 @@ class RemixSet(Dataset):
         return torch.from_numpy(target), torch.from_numpy(noise).float()
 
 
-def student_weights(teacher: dict, student: nn.Sequential) -> dict[str, torch.Tensor]:
-    """The weights of a student network that starts as its teacher's checkpoint dict
-    ``teacher`` (same body): every layer below the output copied; the output layer turned
-    into one whose sigmoid is the teacher's mask. A PU teacher's 1x1 noise logit y becomes
-    the 3x3 kernel's centre tap of -y / s, s its mask scale (so sigmoid(-y / s) is kept
-    exactly); a MixIT teacher gives its speech channel; a NyTT teacher its own layer."""
-    output = f"{len(student) - 1}."
-    weights = {key: value for key, value in teacher["model"].items()
-               if not key.startswith(output)}
-    weight, bias = teacher["model"][output + "weight"], teacher["model"][output + "bias"]
-    config = teacher["model_config"]
-    if config["method"] == "PU":
-        scale = -1.0 / (teacher.get("mask_scale") or 1.0)
-        kernel = student[-1].kernel_size
-        centred = torch.zeros(1, weight.shape[1], *kernel, dtype=weight.dtype)
-        centred[:, :, kernel[0] // 2, kernel[1] // 2] = weight[:1, :, 0, 0] * scale
-        weight, bias = centred, bias[:1] * scale
-    else:
-        weight, bias = weight[:1], bias[:1]
-    return {**weights, output + "weight": weight, output + "bias": bias}
-
-
 def options(opts: Options) -> Options:
     """A student round's options: the run's, with the student's method and epochs."""
     return Options(**{**vars(opts), "method": STUDENT_METHOD, "epochs": opts.student_epochs})
@@ -206,7 +183,7 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     train_lines = training_lines(opts, lines["train"])
     targets = teacher_estimates(opts, launch, device, teacher, train_lines, corpus,
                                 targets_path(out_dir, round_, "train"))
-    start = StartingPoint(teacher_file, STUDENT_METHOD, student_weights(
+    start = StartingPoint(teacher_file, STUDENT_METHOD, mask_weights(
         teacher, build_model(model_config(student_opts))))
     trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
     loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans))

@@ -1,5 +1,6 @@
-"""End-to-end speed of ``python pulse.py --enhance`` as a user runs it: process start,
-imports, reading and resampling a 120 s, 48 kHz stereo WAV, the CNN, writing the output.
+"""End-to-end speed and peak memory of ``python pulse.py --enhance`` as a user runs it:
+process start, imports, reading and resampling a 48 kHz stereo WAV (120 s, or an hour
+with ``--seconds 3600``), the CNN on both channels, writing the output.
 
 The checkpoint is a freshly initialised model of the published PU shape (blocks 2,
 channels 8, frame 1024) or, with ``--demo_shape``, of the demo's (blocks 1, frame 512):
@@ -10,6 +11,7 @@ speed does not depend on the weights.
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -26,14 +28,17 @@ import checkpoint  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 
 
-def write_input(path: Path, seconds: float, rate: int = 48000) -> None:
-    """Stereo speech-band noise with a slow envelope: the content does not change speed."""
+def write_input(path: Path, seconds: float, rate: int = 48000, block_s: int = 60) -> None:
+    """Stereo noise with a slow envelope, written a minute at a time: the content does not
+    change speed."""
     rng = np.random.default_rng(0)
-    n = int(seconds * rate)
-    envelope = 0.5 + 0.4 * np.sin(2 * np.pi * 0.3 * np.arange(n) / rate)
-    left = 0.1 * rng.standard_normal(n) * envelope
-    sf.write(path, np.stack([left, 0.8 * left + 0.02 * rng.standard_normal(n)], 1), rate,
-             subtype="PCM_16")
+    total = int(seconds * rate)
+    with sf.SoundFile(path, "w", rate, 2, "PCM_16") as f:
+        for start in range(0, total, block_s * rate):
+            n = min(block_s * rate, total - start)
+            t = (start + np.arange(n)) / rate
+            left = 0.1 * rng.standard_normal(n) * (0.5 + 0.4 * np.sin(2 * np.pi * 0.3 * t))
+            f.write(np.stack([left, 0.8 * left + 0.02 * rng.standard_normal(n)], 1))
 
 
 def write_checkpoint(path: Path, demo_shape: bool) -> None:
@@ -68,8 +73,9 @@ def main() -> None:
             started = time.time()
             subprocess.run(command, check=True, capture_output=True)
             seconds = time.time() - started
-            print(f"pulse.py --enhance: {seconds:.2f} s, {args.seconds / seconds:.1f}x real time",
-                  flush=True)
+            peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(f"pulse.py --enhance: {seconds:.2f} s, {args.seconds / seconds:.1f}x real "
+                  f"time, peak RSS {peak_mb:.0f} MB", flush=True)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import checkpoint  # noqa: E402
 import dataset  # noqa: E402
-from enhance_files import model_from_state  # noqa: E402
-from methods import PU_MASKS, abs_logit_histogram, logit_scale, method_for  # noqa: E402
+from methods import (PU_MASKS, abs_logit_histogram, logit_scale, method_for,  # noqa: E402
+                     model_from_state)
 from metric import si_snr_improvement  # noqa: E402
 
 FIT_MULTIPLES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)

@@ -7,8 +7,9 @@ import soundfile as sf
 import torch
 
 from conftest import pink_noise, real_speech
-from enhance_files import enhance_long
-from methods import build_model, enhance, method_for
+import enhance_files
+from enhance_files import band_gain, enhance_file, enhance_long, model_enhancer
+from methods import build_model, enhance, method_for, model_from_state
 from spectral import Spectral
 from test_pulse import pulse
 
@@ -56,7 +57,7 @@ def test_stereo_48k_file_and_folder(checkpoint, tmp_path):
                    "--output_dir", str(out))
     assert result.returncode == 0, result.stderr
     info = sf.info(out / "in" / "sub" / "a.wav")
-    assert (info.samplerate, info.channels) == (16000, 1) and info.frames == 32000
+    assert (info.samplerate, info.channels, info.frames) == (48000, 2, 96000)
     assert sf.info(out / "in" / "b.flac").frames == 16000
     again = pulse("--enhance", str(folder), "--checkpoint", str(checkpoint),
                   "--output_dir", str(out))
@@ -76,3 +77,68 @@ def test_bad_checkpoint_and_missing_input(tmp_path):
     result = pulse("--enhance", str(tmp_path / "none.wav"), "--checkpoint", str(bogus),
                    "--output_dir", str(tmp_path / "o"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def _stereo_44k(seconds: float) -> np.ndarray:
+    """(T, 2) at 44.1 kHz: speech in pink noise, and a 12 kHz tone a 16 kHz model never hears."""
+    at_16k = np.stack([_noisy(seconds), 0.7 * _noisy(seconds)[::-1]], axis=1)
+    length = round(seconds * 44100)
+    stereo = np.stack([np.interp(np.arange(length) / 44100, np.arange(len(at_16k)) / 16000,
+                                 at_16k[:, k]) for k in range(2)], axis=1)
+    return 0.4 * stereo + 0.05 * np.sin(2 * np.pi * 12000 * np.arange(length) / 44100)[:, None]
+
+
+def _band_energy(wave: np.ndarray, rate: int, low_hz: float) -> float:
+    spec = np.abs(np.fft.rfft(wave, axis=0)) ** 2
+    return float(spec[np.fft.rfftfreq(len(wave), 1 / rate) > low_hz].sum())
+
+
+def test_output_keeps_rate_channels_length_format_and_upper_band(checkpoint, tmp_path):
+    source = tmp_path / "take.flac"
+    sf.write(source, _stereo_44k(1.5), 44100, subtype="PCM_24")
+    out = tmp_path / "out"
+    result = pulse("--enhance", str(source), "--checkpoint", str(checkpoint),
+                   "--output_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    info, given = sf.info(out / "take.flac"), sf.info(source)
+    assert (info.samplerate, info.channels, info.frames, info.format, info.subtype) == (
+        given.samplerate, given.channels, given.frames, given.format, given.subtype)
+    enhanced, _ = sf.read(out / "take.flac")
+    noisy, _ = sf.read(source)
+    assert not np.allclose(enhanced[:, 0], enhanced[:, 1])  # each channel its own
+    kept = _band_energy(enhanced, 44100, 9000) / _band_energy(noisy, 44100, 9000)
+    assert 0.01 < kept <= 1.0 + 1e-6
+
+
+def test_band_gain_follows_the_top_octave():
+    spectral = Spectral(256)
+    noisy = _noisy(1.0)
+    assert np.allclose(band_gain(noisy, noisy, spectral, 48000), 1.0)
+    assert np.allclose(band_gain(noisy, np.zeros_like(noisy), spectral, 48000), 0.0)
+    low_only = np.fft.irfft(np.fft.rfft(noisy) * (np.fft.rfftfreq(16000, 1 / 16000) < 3000), 16000)
+    assert band_gain(noisy, low_only, spectral, 48000).max() < 0.2  # window leakage only
+    half = band_gain(noisy, 0.5 * noisy, spectral, 44100)
+    assert half.shape == (44100,) and np.allclose(half, 0.5)
+
+
+@pytest.mark.parametrize("rate, channels, subtype", [(48000, 2, "PCM_16"), (16000, 1, "FLOAT"),
+                                                     (8000, 1, "PCM_16")])
+def test_segments_equal_whole_file(checkpoint, tmp_path, monkeypatch, rate, channels, subtype):
+    model, method, spectral = model_from_state(torch.load(checkpoint), torch.device("cpu"))
+    enhancer = model_enhancer(model, method, spectral)
+    wave = np.resize(_stereo_44k(3.0)[:, :channels], (round(3.0 * rate), channels))
+    source = tmp_path / "in.wav"
+    sf.write(source, wave, rate, subtype=subtype)
+    enhance_file(enhancer, spectral, source, tmp_path / "whole.wav", torch.device("cpu"))
+    monkeypatch.setattr(enhance_files, "SEGMENT_S", 0.7)
+    monkeypatch.setattr(enhance_files, "MARGIN_S", 0.3)
+    reads = []
+    real_read = sf.SoundFile.read
+    monkeypatch.setattr(sf.SoundFile, "read", lambda self, frames=-1, *args, **kw: (
+        reads.append(frames) or real_read(self, frames, *args, **kw)))
+    enhance_file(enhancer, spectral, source, tmp_path / "parts.wav", torch.device("cpu"))
+    assert max(reads) <= round(1.3 * rate) + 1  # never the whole file at once
+    whole, _ = sf.read(tmp_path / "whole.wav", always_2d=True)
+    parts, _ = sf.read(tmp_path / "parts.wav", always_2d=True)
+    assert whole.shape == parts.shape == wave.shape
+    np.testing.assert_allclose(parts, whole, atol=2e-4)

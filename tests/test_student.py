@@ -17,7 +17,8 @@ import dataset
 import distributed
 import student
 from conftest import TINY_RUN, TINY_SETTINGS
-from methods import RemixObjective, build_model, enhance, method_for, pn_objective
+from methods import (RemixObjective, build_model, enhance, mask_weights, method_for,
+                     pn_objective)
 from metric import si_snr
 from spectral import Spectral
 from test_pulse import pulse
@@ -109,7 +110,7 @@ def test_a_student_starts_as_its_teacher(teacher_method):
     state = {"model": teacher.state_dict(), "model_config": config, "mask_scale": 0.7}
     pupil_config = {**config, "method": student.STUDENT_METHOD, "mask": None}
     pupil = build_model(pupil_config).eval()
-    pupil.load_state_dict(student.student_weights(state, pupil))
+    pupil.load_state_dict(mask_weights(state, pupil))
     spectral, noisy = Spectral(64), torch.randn(2, 4000)
     torch.testing.assert_close(enhance(pupil, method_for(pupil_config), spectral, noisy),
                                enhance(teacher, method_for(config, 0.7), spectral, noisy),

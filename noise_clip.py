@@ -1,0 +1,115 @@
+"""One recording adapted to from a clip of its own noise (``--enhance IN --noise_clip CLIP``).
+
+The model's own estimate of the recording becomes the target of a student of that one
+recording (SPEC section 10, on one file): the network hears the estimate with excerpts of
+the clip added at the level of the noise the model removed, and learns by the negative
+SI-SNR to give the estimate back, so it learns this recording's noise from the clip, as
+a spectral gate is told it. The clip lends its sound, not its level: a take recorded a
+moment apart can be much louder or quieter than the noise under the signal. Any trained
+model starts (``methods.mask_weights``); batch normalisation keeps its training
+statistics, since one recording is too little to re-estimate them.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import audio
+from audio import SAMPLE_RATE, DataError
+from methods import (METHODS, Method, RemixObjective, build_model, enhance, mask_weights,
+                     model_from_state)
+from spectral import Spectral
+
+log = logging.getLogger("pulse")
+ADAPTED_METHOD = "NyTT"
+"""The network and mask of an adapted model: a mask learnt from noise added to a target."""
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """How a model is fine-tuned on one recording and its noise clip."""
+
+    steps: int = 20
+    lr: float = 1e-4
+    crop_s: float = 1.0
+    """Seconds of each excerpt of the estimate and of the clip a step sees."""
+    crops: int = 2
+    """Excerpts per step."""
+
+
+def _crops(wave: torch.Tensor, length: int, count: int, generator: torch.Generator
+           ) -> torch.Tensor:
+    """(count, length) excerpts of a (T,) waveform at random starts."""
+    starts = torch.randint(0, wave.shape[-1] - length + 1, (count,), generator=generator)
+    return torch.stack([wave[s:s + length] for s in starts.tolist()])
+
+
+def check_clip(clip: np.ndarray, spectral: Spectral, path) -> None:
+    """Refuse a (T,) 16 kHz noise clip shorter than a frame, or silent."""
+    if len(clip) < spectral.frame_len:
+        raise DataError(f"{path}: the noise clip lasts {len(clip) / SAMPLE_RATE:.3f} s, "
+                        f"shorter than one frame ({spectral.frame_len / SAMPLE_RATE:.3f} s)")
+    if not np.any(clip):
+        raise DataError(f"{path}: the noise clip is silent")
+
+
+def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tensor,
+          settings: Adaptation = Adaptation(), seed: int = 0) -> tuple[nn.Sequential, Method]:
+    """The model of checkpoint dict ``state`` adapted to a (T,) 16 kHz recording from a (T',)
+    clip of its noise (both on one device); returns the mask network and its method."""
+    device = noisy.device
+    teacher, method, _ = model_from_state(state, device)
+    estimate = enhance(teacher, method, spectral, noisy[None])[0]
+    removed_rms = (noisy - estimate).pow(2).mean().sqrt()
+    network = build_model({**state["model_config"], "method": ADAPTED_METHOD})
+    network.load_state_dict(mask_weights(state, network))
+    network = network.to(device).eval()  # batch statistics stay the training set's
+    objective = RemixObjective("si_snr")
+    generator = torch.Generator().manual_seed(seed)
+    length = min(round(settings.crop_s * SAMPLE_RATE), noisy.shape[-1], clip.shape[-1])
+    optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
+    for _ in range(settings.steps):
+        noise = _crops(clip, length, settings.crops, generator)
+        noise = noise * removed_rms / noise.std(dim=-1, keepdim=True).clamp_min(1e-8)
+        value, _ = objective(network, spectral, _crops(estimate, length, settings.crops,
+                                                       generator), noise)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+    return network, METHODS[ADAPTED_METHOD]
+
+
+def clips_for(clips: list[Path] | None, sources: list[Path]) -> list[Path] | None:
+    """The noise clip of each input file: one for all, or one per file in order."""
+    if not clips:
+        return None
+    if len(clips) == 1:
+        return clips * len(sources)
+    if len(clips) != len(sources):
+        raise DataError(f"{len(clips)} noise clips for {len(sources)} input files: give one "
+                        "clip for all inputs, or one per input file, in the same order")
+    return clips
+
+
+def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path,
+                  device: torch.device, settings: Adaptation = Adaptation()
+                  ) -> tuple[nn.Sequential, Method]:
+    """``adapt`` on a file and its clip file, both mixed to mono at 16 kHz and scaled alike;
+    a clip of another channel count, shorter than a frame or silent is refused."""
+    channels = {path: audio.channel_count(path) for path in (source, clip_path)}
+    if channels[source] != channels[clip_path]:
+        raise DataError(f"{clip_path}: the noise clip has {channels[clip_path]} channels, "
+                        f"{source} has {channels[source]}: record the clip with the same "
+                        "channels")
+    noisy, clip = audio.read_audio(source), audio.read_audio(clip_path)
+    check_clip(clip, spectral, clip_path)
+    scale = float(noisy.std()) or 1.0
+    log.info("adapting to %s from the noise clip %s (%.1f s; %d steps)", source, clip_path,
+             len(clip) / SAMPLE_RATE, settings.steps)
+    noisy_t, clip_t = (torch.from_numpy(x / scale).float().to(device) for x in (noisy, clip))
+    return adapt(state, spectral, noisy_t, clip_t, settings)
