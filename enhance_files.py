@@ -12,10 +12,10 @@ memory and gives the samples whole-file processing would.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
 import logging
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ import audio
 import dataset
 import noise_clip
 import quality
-from methods import Method, enhance, model_from_state
+from methods import Method, enhance_long, model_from_state
 from model import for_inference
 from spectral import Spectral
 
@@ -40,34 +40,6 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 def load_checkpoint(path: Path, device: torch.device) -> tuple[nn.Module, Method, Spectral]:
     """Rebuild the model, its method and its STFT from a checkpoint alone."""
     return model_from_state(checkpoint.load(path), device)
-
-
-def receptive_frames(model: nn.Module) -> int:
-    """Frames on each side of a frame that can change the network's output there."""
-    return sum((m.kernel_size[1] - 1) // 2 for m in model.modules() if isinstance(m, nn.Conv2d))
-
-
-@torch.no_grad()
-def enhance_long(model: nn.Module, method: Method, spectral: Spectral, wave: torch.Tensor,
-                 chunk_frames: int = 2000) -> torch.Tensor:
-    """Enhance a (T,) waveform chunk by chunk; equal to enhancing it whole.
-
-    Each chunk of ``chunk_frames`` hops is processed with a margin of the receptive field
-    plus one frame on both sides, aligned to the hop grid, and only its middle is kept.
-    """
-    hop, total = spectral.hop, wave.shape[-1]
-    margin = (receptive_frames(model) + 2) * hop + spectral.frame_len
-    margin = math.ceil(margin / hop) * hop
-    step = chunk_frames * hop
-    if total <= step + 2 * margin:
-        return enhance(model, method, spectral, wave[None])[0]
-    out = torch.empty_like(wave)
-    for start in range(0, total, step):
-        stop = min(start + step, total)
-        lo, hi = max(0, start - margin), min(total, stop + margin)
-        piece = enhance(model, method, spectral, wave[None, lo:hi])[0]
-        out[start:stop] = piece[start - lo:stop - lo]
-    return out
 
 
 def find_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
@@ -107,7 +79,7 @@ def band_gain(noisy: np.ndarray, enhanced: np.ndarray, spectral: Spectral, lengt
     samples that span the same time."""
     bins = spectral.bins
     low = math.floor(TOP_OCTAVE_HZ / (audio.SAMPLE_RATE / 2) * (bins - 1))
-    spec = spectral.stft(torch.from_numpy(np.stack([noisy, enhanced])))[:, low:]
+    spec = spectral.stft(torch.from_numpy(np.stack([noisy, enhanced])).float())[:, low:]
     energy = (spec.abs() ** 2).sum(1).numpy()
     gain = np.sqrt(np.minimum(energy[1] / np.maximum(energy[0], 1e-20), 1.0))
     frame_s = np.arange(len(gain)) * spectral.hop / audio.SAMPLE_RATE

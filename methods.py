@@ -5,6 +5,7 @@ Adding a method means adding one :class:`Method` to ``METHODS``.
 """
 from __future__ import annotations
 
+import math
 from argparse import Namespace
 from dataclasses import dataclass, replace
 from functools import partial
@@ -293,3 +294,31 @@ def enhance(model: nn.Module, method: Method, spectral: Spectral,
     spec = spectral.stft(noisy)
     logits = model(spectral.feature_of(spec.abs())).float()
     return spectral.istft(method.mask(logits) * spec, noisy.shape[-1])
+
+
+def receptive_frames(model: nn.Module) -> int:
+    """Frames on each side of a frame that can change the network's output there."""
+    return sum((m.kernel_size[1] - 1) // 2 for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+@torch.no_grad()
+def enhance_long(model: nn.Module, method: Method, spectral: Spectral, wave: torch.Tensor,
+                 chunk_frames: int = 2000) -> torch.Tensor:
+    """Enhance a (T,) waveform chunk by chunk; equal to enhancing it whole.
+
+    Each chunk of ``chunk_frames`` hops is processed with a margin of the receptive field
+    plus one frame on both sides, aligned to the hop grid, and only its middle is kept.
+    """
+    hop, total = spectral.hop, wave.shape[-1]
+    margin = (receptive_frames(model) + 2) * hop + spectral.frame_len
+    margin = math.ceil(margin / hop) * hop
+    step = chunk_frames * hop
+    if total <= step + 2 * margin:
+        return enhance(model, method, spectral, wave[None])[0]
+    out = torch.empty_like(wave)
+    for start in range(0, total, step):
+        stop = min(start + step, total)
+        lo, hi = max(0, start - margin), min(total, stop + margin)
+        piece = enhance(model, method, spectral, wave[None, lo:hi])[0]
+        out[start:stop] = piece[start - lo:stop - lo]
+    return out

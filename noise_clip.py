@@ -16,16 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from torch import nn
 
 import audio
 from audio import SAMPLE_RATE, DataError
-from methods import (METHODS, Method, RemixObjective, build_model, enhance, mask_weights,
+from methods import (METHODS, Method, RemixObjective, build_model, enhance_long, mask_weights,
                      model_from_state)
 from spectral import Spectral
 
 log = logging.getLogger("pulse")
+MAX_HEARD_S = 600.0
+"""Seconds of a recording, from its start, that its adaptation hears: a long file's
+memory stays bounded."""
 ADAPTED_METHOD = "NyTT"
 """The network and mask of an adapted model: a mask learnt from noise added to a target."""
 
@@ -64,7 +68,7 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
     clip of its noise (both on one device); returns the mask network and its method."""
     device = noisy.device
     teacher, method, _ = model_from_state(state, device)
-    estimate = enhance(teacher, method, spectral, noisy[None])[0]
+    estimate = enhance_long(teacher, method, spectral, noisy)
     removed_rms = (noisy - estimate).pow(2).mean().sqrt()
     network = build_model({**state["model_config"], "method": ADAPTED_METHOD})
     network.load_state_dict(mask_weights(state, network))
@@ -106,7 +110,9 @@ def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path
         raise DataError(f"{clip_path}: the noise clip has {channels[clip_path]} channels, "
                         f"{source} has {channels[source]}: record the clip with the same "
                         "channels")
-    noisy, clip = audio.read_audio(source), audio.read_audio(clip_path)
+    heard_s = min(sf.info(str(source)).duration, MAX_HEARD_S)
+    noisy = audio.read_excerpt(source, 0.0, round(heard_s * SAMPLE_RATE), short="pad")
+    clip = audio.read_audio(clip_path)
     check_clip(clip, spectral, clip_path)
     scale = float(noisy.std()) or 1.0
     log.info("adapting to %s from the noise clip %s (%.1f s; %d steps)", source, clip_path,

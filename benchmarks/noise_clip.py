@@ -33,8 +33,7 @@ import noise_clip  # noqa: E402
 from benchmarks import corpora  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.spectral_gating import noise_take  # noqa: E402
-from enhance_files import enhance_long  # noqa: E402
-from methods import build_model, method_for  # noqa: E402
+from methods import build_model, enhance_long, method_for  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from model import for_inference  # noqa: E402
 from spectral import Spectral  # noqa: E402

@@ -32,9 +32,8 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dataset  # noqa: E402
-from enhance_files import enhance_long  # noqa: E402
 import loss  # noqa: E402
-from methods import METHODS, PUObjective, enhance  # noqa: E402
+from methods import METHODS, PUObjective, enhance, enhance_long  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from model import build_cnn, for_inference  # noqa: E402
 from pulse import COMPILE_MODES  # noqa: E402

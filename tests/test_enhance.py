@@ -8,8 +8,8 @@ import torch
 
 from conftest import pink_noise, real_speech
 import enhance_files
-from enhance_files import band_gain, enhance_file, enhance_long, model_enhancer
-from methods import build_model, enhance, method_for, model_from_state
+from enhance_files import band_gain, enhance_file, model_enhancer
+from methods import build_model, enhance, enhance_long, method_for, model_from_state
 from spectral import Spectral
 from test_pulse import pulse
 

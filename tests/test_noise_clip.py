@@ -1,0 +1,111 @@
+"""--enhance with --noise_clip: a model adapted to one recording from a clip of its noise."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import checkpoint
+import noise_clip
+from conftest import pink_noise, real_speech
+from methods import build_model, enhance, model_from_state
+from metric import si_snr_improvement
+from model import for_inference
+from test_pulse import pulse
+from warm_start import STARTER
+
+CPU = torch.device("cpu")
+
+
+def _hum_and_hiss(length: int, seed: int = 0) -> np.ndarray:
+    """Harmonic hum over pink noise: a noise the starter model never learnt."""
+    t = np.arange(length) / 16000
+    hum = sum(np.sin(2 * np.pi * hz * t) / (k + 1) for k, hz in enumerate((300, 600, 900, 1200, 2500)))
+    return 0.5 * (0.1 * hum + pink_noise(np.random.default_rng(seed), length))
+
+
+@pytest.fixture(scope="module")
+def recording():
+    """(noisy, clean, clip) at 16 kHz, scaled alike: speech in hum and hiss, and 3 s of the
+    same noise just before it."""
+    speech = real_speech()
+    noise = _hum_and_hiss(len(speech) + 48000)
+    noisy = speech + noise[48000:]
+    scale = noisy.std()
+    return noisy / scale, speech / scale, noise[:48000] / scale
+
+
+def _si_snri(model, method, spectral, noisy, clean) -> float:
+    y = torch.from_numpy(noisy).float()[None]
+    out = enhance(model, method, spectral, y)
+    return si_snr_improvement(out.double(), y.double(), torch.from_numpy(clean)[None]).item()
+
+
+@pytest.mark.parametrize("method", ["PU", "PN"])
+def test_no_step_changes_nothing(method, recording):
+    torch.manual_seed(0)
+    config = {"method": method, "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
+              "regulariser": "batchnorm", "frame_len": 256, "feature": "linear",
+              "mask": "soft", "input_norm": "frequency"}
+    state = {"model": build_model(config).state_dict(), "model_config": config,
+             "mask_scale": 2.5 if method == "PU" else None}
+    model, chosen, spectral = model_from_state(state, CPU)
+    noisy, _, clip = (torch.from_numpy(x).float() for x in recording)
+    adapted, adapted_method = noise_clip.adapt(state, spectral, noisy, clip,
+                                               noise_clip.Adaptation(steps=0))
+    torch.testing.assert_close(enhance(for_inference(adapted, CPU), adapted_method, spectral,
+                                       noisy[None]),
+                               enhance(model, chosen, spectral, noisy[None]), atol=1e-5, rtol=0)
+
+
+def test_adapting_from_the_clip_beats_the_starter_as_it_is(recording):
+    state = checkpoint.load(STARTER)
+    model, method, spectral = model_from_state(state, CPU)
+    noisy, clean, clip = recording
+    before = _si_snri(model, method, spectral, noisy, clean)
+    adapted, adapted_method = noise_clip.adapt(state, spectral, *(
+        torch.from_numpy(x).float() for x in (noisy, clip)))
+    after = _si_snri(for_inference(adapted, CPU), adapted_method, spectral, noisy, clean)
+    assert after > before + 1.0, (before, after)
+
+
+def test_one_clip_for_all_or_one_each(tmp_path, recording):
+    noisy, _, clip = recording
+    for name in ("a.wav", "b.flac"):
+        sf.write(tmp_path / name, 0.1 * noisy, 16000)
+    sf.write(tmp_path / "clip.wav", 0.1 * clip, 16000)
+    sf.write(tmp_path / "clip2.wav", 0.1 * clip[::-1], 16000)
+    inputs = [str(tmp_path / "a.wav"), str(tmp_path / "b.flac")]
+    result = pulse("--enhance", *inputs, "--noise_clip", str(tmp_path / "clip.wav"),
+                   "--output_dir", str(tmp_path / "one"))
+    assert result.returncode == 0, result.stderr
+    assert "adapting to" in result.stderr
+    assert sf.info(tmp_path / "one" / "b.flac").frames == len(noisy)
+    result = pulse("--enhance", *inputs, "--noise_clip", str(tmp_path / "clip.wav"),
+                   str(tmp_path / "clip2.wav"), "--output_dir", str(tmp_path / "each"))
+    assert result.returncode == 0, result.stderr
+    one, _ = sf.read(tmp_path / "one" / "b.flac")
+    each, _ = sf.read(tmp_path / "each" / "b.flac")
+    assert not np.allclose(one, each)  # the second file adapted from its own clip
+
+
+def test_bad_clips_are_refused_by_name(tmp_path, recording):
+    noisy, _, clip = recording
+    sf.write(tmp_path / "take.wav", 0.1 * noisy, 16000)
+    sf.write(tmp_path / "stereo.wav", 0.1 * np.stack([clip, clip], 1), 16000)
+    sf.write(tmp_path / "silent.wav", np.zeros(16000), 16000)
+    sf.write(tmp_path / "short.wav", 0.1 * clip[:200], 16000)
+    cases = {"stereo.wav": "has 2 channels", "silent.wav": "silent", "short.wav": "shorter than one frame"}
+    for name, words in cases.items():
+        result = pulse("--enhance", str(tmp_path / "take.wav"), "--noise_clip",
+                       str(tmp_path / name), "--output_dir", str(tmp_path / "out"))
+        assert result.returncode == 1 and name in result.stderr and words in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "out" / "take.wav").exists()
+    result = pulse("--enhance", str(tmp_path / "take.wav"), "--noise_clip",
+                   str(tmp_path / "silent.wav"), str(tmp_path / "short.wav"),
+                   "--output_dir", str(tmp_path / "out"))
+    assert result.returncode == 1 and "2 noise clips for 1 input files" in result.stderr
+    result = pulse("--noise_clip", str(tmp_path / "silent.wav"))
+    assert result.returncode == 2 and "--noise_clip goes with --enhance" in result.stderr
