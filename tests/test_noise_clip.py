@@ -71,18 +71,24 @@ def test_adapting_from_the_clip_beats_the_starter_as_it_is(recording):
 
 
 def test_one_clip_for_all_or_one_each(tmp_path, recording):
+    torch.manual_seed(0)
+    config = {"method": "PN", "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
+              "regulariser": "batchnorm", "frame_len": 256, "feature": "linear"}
+    checkpoint.save({"model": build_model(config).state_dict(), "model_config": config},
+                    tmp_path / "small.pt")
     noisy, _, clip = recording
     for name in ("a.wav", "b.flac"):
         sf.write(tmp_path / name, 0.1 * noisy, 16000)
     sf.write(tmp_path / "clip.wav", 0.1 * clip, 16000)
     sf.write(tmp_path / "clip2.wav", 0.1 * clip[::-1], 16000)
     inputs = [str(tmp_path / "a.wav"), str(tmp_path / "b.flac")]
-    result = pulse("--enhance", *inputs, "--noise_clip", str(tmp_path / "clip.wav"),
+    small = ("--checkpoint", str(tmp_path / "small.pt"))
+    result = pulse("--enhance", *inputs, *small, "--noise_clip", str(tmp_path / "clip.wav"),
                    "--output_dir", str(tmp_path / "one"))
     assert result.returncode == 0, result.stderr
     assert "adapting to" in result.stderr
     assert sf.info(tmp_path / "one" / "b.flac").frames == len(noisy)
-    result = pulse("--enhance", *inputs, "--noise_clip", str(tmp_path / "clip.wav"),
+    result = pulse("--enhance", *inputs, *small, "--noise_clip", str(tmp_path / "clip.wav"),
                    str(tmp_path / "clip2.wav"), "--output_dir", str(tmp_path / "each"))
     assert result.returncode == 0, result.stderr
     one, _ = sf.read(tmp_path / "one" / "b.flac")
