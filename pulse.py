@@ -272,8 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "output keeps its input's sample rate, channels, length and format")
     g.add_argument("--noise_clip", nargs="+", type=Path, metavar="CLIP",
                    help="a few seconds of the recording's noise alone (same channels): the "
-                        "model first adapts to each input from it (about 0.1 s per step on "
-                        "2 cores); one clip for all inputs, or one per input file in order")
+                        "model first adapts to each input from it (20 steps, about 2 s a "
+                        "file on 2 cores); one clip for all inputs, or one per input file in "
+                        "order")
     g.add_argument("--checkpoint", type=Path,
                    help="a trained model, e.g. runs/PU-.../best.pt (default with --enhance: "
                         "the starter model in pretrained/, trained on real speech in real "
