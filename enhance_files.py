@@ -164,6 +164,8 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
     model, method, spectral = model_from_state(state, device)
     jobs = find_inputs(inputs)
     clips = noise_clip.clips_for(noise_clips, [source for source, _ in jobs])
+    for (source, _), clip in zip(jobs, clips or []):  # every clip checked before any output
+        noise_clip.read_clip(clip, source, spectral)
     existing = [str(output_dir / rel) for _, rel in jobs if (output_dir / rel).exists()]
     if existing and not overwrite:
         raise dataset.DataError(f"{len(existing)} outputs exist already, e.g. {existing[0]}; "

@@ -53,13 +53,20 @@ def _crops(wave: torch.Tensor, length: int, count: int, generator: torch.Generat
     return torch.stack([wave[s:s + length] for s in starts.tolist()])
 
 
-def check_clip(clip: np.ndarray, spectral: Spectral, path) -> None:
-    """Refuse a (T,) 16 kHz noise clip shorter than a frame, or silent."""
+def read_clip(path: Path, source: Path, spectral: Spectral) -> np.ndarray:
+    """The noise clip of ``source`` as (T,) 16 kHz mono; one of another channel count than
+    ``source``, shorter than a frame or silent is refused."""
+    channels = {name: audio.channel_count(name) for name in (source, path)}
+    if channels[source] != channels[path]:
+        raise DataError(f"{path}: the noise clip has {channels[path]} channels, {source} has "
+                        f"{channels[source]}: record the clip with the same channels")
+    clip = audio.read_audio(path)
     if len(clip) < spectral.frame_len:
         raise DataError(f"{path}: the noise clip lasts {len(clip) / SAMPLE_RATE:.3f} s, "
                         f"shorter than one frame ({spectral.frame_len / SAMPLE_RATE:.3f} s)")
     if not np.any(clip):
         raise DataError(f"{path}: the noise clip is silent")
+    return clip
 
 
 def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tensor,
@@ -103,17 +110,11 @@ def clips_for(clips: list[Path] | None, sources: list[Path]) -> list[Path] | Non
 def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path,
                   device: torch.device, settings: Adaptation = Adaptation()
                   ) -> tuple[nn.Sequential, Method]:
-    """``adapt`` on a file and its clip file, both mixed to mono at 16 kHz and scaled alike;
-    a clip of another channel count, shorter than a frame or silent is refused."""
-    channels = {path: audio.channel_count(path) for path in (source, clip_path)}
-    if channels[source] != channels[clip_path]:
-        raise DataError(f"{clip_path}: the noise clip has {channels[clip_path]} channels, "
-                        f"{source} has {channels[source]}: record the clip with the same "
-                        "channels")
+    """``adapt`` on a file and its clip file (``read_clip``), both mixed to mono at 16 kHz
+    and scaled alike."""
+    clip = read_clip(clip_path, source, spectral)
     heard_s = min(sf.info(str(source)).duration, MAX_HEARD_S)
     noisy = audio.read_excerpt(source, 0.0, round(heard_s * SAMPLE_RATE), short="pad")
-    clip = audio.read_audio(clip_path)
-    check_clip(clip, spectral, clip_path)
     scale = float(noisy.std()) or 1.0
     log.info("adapting to %s from the noise clip %s (%.1f s; %d steps)", source, clip_path,
              len(clip) / SAMPLE_RATE, settings.steps)

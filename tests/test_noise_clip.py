@@ -113,5 +113,12 @@ def test_bad_clips_are_refused_by_name(tmp_path, recording):
                    str(tmp_path / "silent.wav"), str(tmp_path / "short.wav"),
                    "--output_dir", str(tmp_path / "out"))
     assert result.returncode == 1 and "2 noise clips for 1 input files" in result.stderr
+    sf.write(tmp_path / "clip.wav", 0.1 * clip, 16000)
+    sf.write(tmp_path / "second.wav", 0.1 * noisy, 16000)
+    result = pulse("--enhance", str(tmp_path / "take.wav"), str(tmp_path / "second.wav"),
+                   "--noise_clip", str(tmp_path / "clip.wav"), str(tmp_path / "silent.wav"),
+                   "--output_dir", str(tmp_path / "out"))
+    assert result.returncode == 1 and "silent.wav: the noise clip is silent" in result.stderr
+    assert not (tmp_path / "out" / "take.wav").exists()  # refused before any output
     result = pulse("--noise_clip", str(tmp_path / "silent.wav"))
     assert result.returncode == 2 and "--noise_clip goes with --enhance" in result.stderr
