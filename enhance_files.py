@@ -163,20 +163,21 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
     state = checkpoint.load(checkpoint_path)
     model, method, spectral = model_from_state(state, device)
     jobs = find_inputs(inputs)
-    clips = noise_clip.clips_for(noise_clips, [source for source, _ in jobs])
-    for (source, _), clip in zip(jobs, clips or []):  # every clip checked before any output
-        noise_clip.read_clip(clip, source, spectral)
+    clip_paths = noise_clip.clips_for(noise_clips, [source for source, _ in jobs]) or []
+    clips = [noise_clip.read_clip(clip, source, spectral)  # all checked before any output
+             for (source, _), clip in zip(jobs, clip_paths)]
     existing = [str(output_dir / rel) for _, rel in jobs if (output_dir / rel).exists()]
     if existing and not overwrite:
         raise dataset.DataError(f"{len(existing)} outputs exist already, e.g. {existing[0]}; "
                                 "pass --overwrite to replace them")
+    unadapted = model_enhancer(model, method, spectral)
     written, scores = [], []
     for index, (source, rel) in enumerate(tqdm(jobs, desc="enhancing",
                                                 disable=quiet or not sys.stderr.isatty())):
-        enhancer = model_enhancer(model, method, spectral)
+        enhancer = unadapted
         if clips:
-            adapted, adapted_method = noise_clip.adapt_to_file(state, spectral, source,
-                                                               clips[index], device)
+            adapted, adapted_method = noise_clip.adapt_to_file(
+                state, spectral, source, clip_paths[index], clips[index], device)
             enhancer = model_enhancer(for_inference(adapted, device), adapted_method, spectral)
         target = output_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -108,11 +108,10 @@ def clips_for(clips: list[Path] | None, sources: list[Path]) -> list[Path] | Non
 
 
 def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path,
-                  device: torch.device, settings: Adaptation = Adaptation()
+                  clip: np.ndarray, device: torch.device, settings: Adaptation = Adaptation()
                   ) -> tuple[nn.Sequential, Method]:
-    """``adapt`` on a file and its clip file (``read_clip``), both mixed to mono at 16 kHz
-    and scaled alike."""
-    clip = read_clip(clip_path, source, spectral)
+    """``adapt`` on a file and its (T,) clip from ``clip_path`` (as ``read_clip`` gives
+    it), both mixed to mono at 16 kHz and scaled alike."""
     heard_s = min(sf.info(str(source)).duration, MAX_HEARD_S)
     noisy = audio.read_excerpt(source, 0.0, round(heard_s * SAMPLE_RATE), short="pad")
     scale = float(noisy.std()) or 1.0

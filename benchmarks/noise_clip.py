@@ -32,6 +32,7 @@ import dataset  # noqa: E402
 import noise_clip  # noqa: E402
 from benchmarks import corpora  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
+from benchmarks.development import PROTOCOLS  # noqa: E402
 from benchmarks.spectral_gating import noise_take  # noqa: E402
 from methods import build_model, enhance_long, method_for  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
@@ -138,7 +139,7 @@ def main() -> None:
                    help="where the development benchmark keeps its corpora")
     p.add_argument("--corpora", nargs="+", choices=list(corpora.CORPORA),
                    default=list(corpora.CORPORA))
-    p.add_argument("--protocols", nargs="+", default=["seen", "unseen"])
+    p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
     p.add_argument("--lines", type=int, default=50, help="test lines per corpus and protocol")
     p.add_argument("--start", choices=STARTS, default="starter")
     p.add_argument("--runs", type=Path, default=ROOT / "real_audio_data" / "dev_student_sisnr")
