@@ -1,7 +1,7 @@
-"""Audio files -> 16 kHz mono float64 waveforms: reading, excerpts and resampling.
+"""Audio files -> mono float64 waveforms at a run's rate: reading, excerpts, resampling.
 
-The one place that knows the model's sample rate (``SAMPLE_RATE``) and how a file at
-another rate is brought to it (``RESAMPLERS``).
+The one place that knows the sample rates PULSE accepts (``SAMPLE_RATE``, the default,
+and ``RATE_RANGE``) and how a file at another rate is brought to a run's (``RESAMPLERS``).
 """
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import numpy as np
 import soundfile as sf
 
 SAMPLE_RATE = 16000
-"""Hz: every waveform PULSE trains on, scores or writes."""
+"""Hz: the paper's rate, ``--sample_rate``'s default, and the rate of the built-in corpora,
+the starter model and the perceptual metrics."""
+RATE_RANGE = (16000, 48000)
+"""Hz: the sample rates a model may be trained at."""
 
 
 class DataError(Exception):
@@ -67,46 +70,48 @@ def soxr_resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -
 
 
 RESAMPLERS = {"soxr": soxr_resample, "sinc": sinc_resample}
-"""``--resampler`` choices: (T,) wave, rate in -> wave at ``SAMPLE_RATE``."""
+"""``--resampler`` choices: (T,) wave, rate in, rate out -> wave at the rate out."""
 
 
-def mono_16k(data: np.ndarray, rate: int, path, resampler: str = "soxr") -> np.ndarray:
-    """(T, channels) samples at ``rate`` -> channel mean at 16 kHz."""
+def to_mono(data: np.ndarray, rate: int, path, resampler: str = "soxr",
+            rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """(T, channels) samples at ``rate`` -> channel mean at ``rate_out``."""
     # a matrix product: numpy's mean over a short axis is about 10x slower
     mono = data @ np.full(data.shape[1], 1 / data.shape[1]) if data.ndim == 2 else data
     if not np.all(np.isfinite(mono)):
         raise DataError(f"{path}: audio contains NaN or infinite samples")
-    if rate != SAMPLE_RATE:
-        mono = RESAMPLERS[resampler](mono, rate)
+    if rate != rate_out:
+        mono = RESAMPLERS[resampler](mono, rate, rate_out)
     return mono
 
 
-def read_audio(path, resampler: str = "soxr") -> np.ndarray:
-    """A whole file as 16 kHz mono float64."""
+def read_audio(path, resampler: str = "soxr", rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A whole file as mono float64 at ``rate``."""
     try:
-        data, rate = sf.read(path, dtype="float64", always_2d=True)
+        data, file_rate = sf.read(path, dtype="float64", always_2d=True)
     except (sf.LibsndfileError, OSError, RuntimeError) as err:
         raise DataError(f"{path}: cannot read audio ({err})") from None
-    return mono_16k(data, rate, path, resampler)
+    return to_mono(data, file_rate, path, resampler, rate)
 
 
-def excerpt_span(start_s: float, num_samples: int, rate: int) -> tuple[int, int]:
-    """(first frame, frame count) at ``rate`` of ``num_samples`` 16 kHz samples from
-    ``start_s`` seconds on."""
-    return math.floor(start_s * rate), math.ceil(num_samples * rate / SAMPLE_RATE)
+def excerpt_span(start_s: float, num_samples: int, file_rate: int,
+                 rate: int = SAMPLE_RATE) -> tuple[int, int]:
+    """(first frame, frame count) at ``file_rate`` of ``num_samples`` samples at ``rate``
+    from ``start_s`` seconds on."""
+    return math.floor(start_s * file_rate), math.ceil(num_samples * file_rate / rate)
 
 
-def excerpt_fits(start_s: float, num_samples: int, rate: int, total_frames: int,
-                 short: str = "refuse") -> bool:
+def excerpt_fits(start_s: float, num_samples: int, file_rate: int, total_frames: int,
+                 short: str = "refuse", rate: int = SAMPLE_RATE) -> bool:
     """Whether a file of ``total_frames`` holds the excerpt (or, unless ``short`` is
     "refuse", the excerpt starts at 0 s and a short file is padded or looped)."""
-    start, frames = excerpt_span(start_s, num_samples, rate)
+    start, frames = excerpt_span(start_s, num_samples, file_rate, rate)
     return start + frames <= total_frames or (short != "refuse" and start == 0)
 
 
 def read_excerpt(path, start_s: float, num_samples: int, short: str = "refuse",
-                 resampler: str = "soxr") -> np.ndarray:
-    """``num_samples`` samples at 16 kHz from ``start_s`` seconds on, 16 kHz mono float64.
+                 resampler: str = "soxr", rate: int = SAMPLE_RATE) -> np.ndarray:
+    """``num_samples`` samples at ``rate`` from ``start_s`` seconds on, mono float64.
 
     Only the excerpt is read; a file at another rate is read over the same span
     in seconds at its own rate, then resampled. A file shorter than the excerpt, read
@@ -115,17 +120,17 @@ def read_excerpt(path, start_s: float, num_samples: int, short: str = "refuse",
     """
     try:
         with sf.SoundFile(path) as f:
-            rate, total = f.samplerate, f.frames
-            start, frames = excerpt_span(start_s, num_samples, rate)
-            if not excerpt_fits(start_s, num_samples, rate, total, short):
+            file_rate, total = f.samplerate, f.frames
+            start, frames = excerpt_span(start_s, num_samples, file_rate, rate)
+            if not excerpt_fits(start_s, num_samples, file_rate, total, short, rate):
                 raise DataError(
-                    f"{path}: needs {frames / rate:.3f} s from {start_s:g} s but the file "
-                    f"lasts {total / rate:.3f} s")
+                    f"{path}: needs {frames / file_rate:.3f} s from {start_s:g} s but the "
+                    f"file lasts {total / file_rate:.3f} s")
             f.seek(start)
             data = f.read(frames, dtype="float64", always_2d=True)
     except (sf.LibsndfileError, OSError, RuntimeError) as err:
         raise DataError(f"{path}: cannot read audio ({err})") from None
-    wave = mono_16k(data, rate, path, resampler)
+    wave = to_mono(data, file_rate, path, resampler, rate)
     if short == "loop" and 0 < len(wave) < num_samples:
         wave = np.tile(wave, -(-num_samples // len(wave)))
     return fit_length(wave, num_samples)

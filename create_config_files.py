@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                                             "from the --noise files)")
     parser.add_argument("--n_val", type=int, default=100, help="validation examples")
     parser.add_argument("--wav_len", type=int, default=PUBLISHED_WAV_LEN,
-                        help="clip length in samples at 16 kHz that excerpts must fit")
+                        help="clip length in samples at --sample_rate that excerpts must fit")
+    parser.add_argument("--sample_rate", type=int, default=SAMPLE_RATE, metavar="HZ",
+                        help="the rate pulse.py will train at (its --sample_rate)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     args = parser.parse_args(argv)
     if args.noisy and (args.trainval or args.test):
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, files in found.items():
         if not files:
             parser.error(f"--{key} {getattr(args, key)!r} matches no file")
-    excerpt_s = args.wav_len / SAMPLE_RATE
+    excerpt_s = args.wav_len / args.sample_rate
     try:
         noises = files_on_disk(args.noise)
         if args.noisy:

@@ -221,13 +221,16 @@ class Corpus:
     wav_len: int
     resampler: str = "soxr"
     profiles: tuple[NoiseProfile, ...] | None = None
+    sample_rate: int = SAMPLE_RATE
+    """Hz: every waveform is read at this rate (``wav_len`` samples of it a clip)."""
 
     def excerpt(self, name: str, root: str | None, start_s: float,
                 short: str = "refuse") -> tuple[np.ndarray, Path]:
         """(``wav_len`` samples of the file a config path names from ``start_s`` on, its
         path on disk)."""
         path = resolve(name, root)
-        return read_excerpt(path, start_s, self.wav_len, short, self.resampler), path
+        return read_excerpt(path, start_s, self.wav_len, short, self.resampler,
+                            self.sample_rate), path
 
     def with_noise_profiles(self, lines: list[Line]) -> Corpus:
         """This corpus with the profiles of every noise recording ``lines`` name."""
@@ -238,8 +241,8 @@ def load_parallel(line: ConfigLine, corpus: Corpus) -> tuple[np.ndarray, np.ndar
     """(noisy, clean, scale) of one config line, noisy = clean + noise with unit std."""
     noise, noise_path = corpus.excerpt(line.noise, corpus.noise_root, line.noise_start_s)
     noise = standardise(noise, noise_path)
-    speech = fit_length(read_audio(resolve(line.clean, corpus.clean_root), corpus.resampler),
-                        corpus.wav_len)
+    speech = fit_length(read_audio(resolve(line.clean, corpus.clean_root), corpus.resampler,
+                                   corpus.sample_rate), corpus.wav_len)
     speech = speech - speech.mean()
     clean, noise, scale = mix(speech, noise, line.snr_db)
     return clean + noise, clean, scale
@@ -273,13 +276,14 @@ TILT_PIVOT_HZ = 1000.0
 TILT_FLOOR_HZ = 100.0
 
 
-def tilted(waves: list[np.ndarray], db_per_octave: float) -> list[np.ndarray]:
-    """(T,) ``waves`` through one spectral tilt of ``db_per_octave`` (0 dB at
+def tilted(waves: list[np.ndarray], db_per_octave: float,
+           rate: int = SAMPLE_RATE) -> list[np.ndarray]:
+    """(T,) ``waves`` at ``rate`` Hz through one spectral tilt of ``db_per_octave`` (0 dB at
     ``TILT_PIVOT_HZ``, flat below ``TILT_FLOOR_HZ``), all divided by the standard
     deviation the first comes out with, so that it keeps unit std and the others their
     level relative to it."""
     length = len(waves[0])
-    freqs_hz = np.fft.rfftfreq(length, 1 / SAMPLE_RATE)
+    freqs_hz = np.fft.rfftfreq(length, 1 / rate)
     octaves = np.log2(np.maximum(freqs_hz, TILT_FLOOR_HZ) / TILT_PIVOT_HZ)
     gain = 10 ** (db_per_octave * octaves / 20)
     out = [np.fft.irfft(np.fft.rfft(wave) * gain, length) for wave in waves]
@@ -287,10 +291,12 @@ def tilted(waves: list[np.ndarray], db_per_octave: float) -> list[np.ndarray]:
     return [wave / scale for wave in out]
 
 
-def noise_excerpts(lines: list[Line], wav_len: int, extra: bool = True) -> list[Excerpt]:
-    """Every noise excerpt ``lines`` read: fields 2-3 and, where given and ``extra``, 5-6
-    of a published-format line; the noise recording of a recordings line."""
-    clip_s = wav_len / SAMPLE_RATE
+def noise_excerpts(lines: list[Line], wav_len: int, extra: bool = True,
+                   rate: int = SAMPLE_RATE) -> list[Excerpt]:
+    """Every noise excerpt ``lines`` read (``wav_len`` samples at ``rate``): fields 2-3 and,
+    where given and ``extra``, 5-6 of a published-format line; the noise recording of a
+    recordings line."""
+    clip_s = wav_len / rate
     found = []
     for line in lines:
         named = [(line.noise, line.noise_start_s)]
@@ -300,17 +306,19 @@ def noise_excerpts(lines: list[Line], wav_len: int, extra: bool = True) -> list[
     return found
 
 
-def training_spans(lines: list[Line], wav_len: int) -> NoiseSpans:
+def training_spans(lines: list[Line], wav_len: int, rate: int = SAMPLE_RATE) -> NoiseSpans:
     """The span of each noise file that ``lines`` read, whole (see ``noise_spans.check`` for
     the spans less a run's test excerpts)."""
-    return {name: (span,) for name, span in read_spans(noise_excerpts(lines, wav_len)).items()}
+    excerpts = noise_excerpts(lines, wav_len, rate=rate)
+    return {name: (span,) for name, span in read_spans(excerpts).items()}
 
 
 def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
-                     wav_len: int) -> Line:
-    """``line`` with its noise example moved to a random start inside the spans of its file
-    (the mixture of a published-format line is left as it is)."""
-    clip_s = wav_len / SAMPLE_RATE
+                     wav_len: int, rate: int = SAMPLE_RATE) -> Line:
+    """``line`` with its noise example (``wav_len`` samples at ``rate``) moved to a random
+    start inside the spans of its file (the mixture of a published-format line is left as
+    it is)."""
+    clip_s = wav_len / rate
     if isinstance(line, RecordingLine):
         return replace(line, noise_start_s=random_start(spans[line.noise], rng, clip_s))
     return replace(line, extra_noise_start_s=random_start(spans[line.extra_noise], rng, clip_s))
@@ -319,12 +327,14 @@ def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
 def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
     """The ``noise_profile`` of every noise recording that the recordings lines among
     ``lines`` name, over up to ``CALIBRATION_S`` of the span of it that they read."""
-    spans, profiles = read_spans(noise_excerpts(lines, corpus.wav_len)), []
+    excerpts = noise_excerpts(lines, corpus.wav_len, rate=corpus.sample_rate)
+    spans, profiles = read_spans(excerpts), []
     for name in sorted({line.noise for line in lines if isinstance(line, RecordingLine)}):
         low, high = spans[name]
-        length = round(min(high - low, CALIBRATION_S) * SAMPLE_RATE)
+        length = round(min(high - low, CALIBRATION_S) * corpus.sample_rate)
         profiles.append(noise_profile(read_excerpt(resolve(name, corpus.noise_root), low,
-                                                   length, "loop", corpus.resampler)))
+                                                   length, "loop", corpus.resampler,
+                                                   corpus.sample_rate)))
     return profiles
 
 
@@ -356,7 +366,8 @@ class ExampleSet(Dataset):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
         self.tilt_db = tilt_db
-        self.spans = spans if spans is not None else training_spans(lines, corpus.wav_len)
+        self.spans = spans if spans is not None else training_spans(lines, corpus.wav_len,
+                                                                    corpus.sample_rate)
         self.profiles = corpus.profiles
 
     def noise_profiles(self) -> tuple[NoiseProfile, ...]:
@@ -372,7 +383,7 @@ class ExampleSet(Dataset):
         line = self.lines[index]
         if self.fresh_noise:
             line = fresh_noise_line(line, self.spans, np.random.default_rng(
-                np.random.randint(2 ** 32)), self.corpus.wav_len)
+                np.random.randint(2 ** 32)), self.corpus.wav_len, self.corpus.sample_rate)
         try:
             if isinstance(line, RecordingLine):
                 profiles = self.noise_profiles() if self.second == "noise_paired" else None
@@ -389,7 +400,7 @@ class ExampleSet(Dataset):
             raise DataError(f"{line.origin}: {err}") from None
         if self.tilt_db > 0:
             tilt = np.random.uniform(-self.tilt_db, self.tilt_db)
-            noisy, other = tilted([noisy, other], tilt)
+            noisy, other = tilted([noisy, other], tilt, self.corpus.sample_rate)
         return torch.from_numpy(noisy).float(), torch.from_numpy(other).float()
 
 
@@ -462,7 +473,7 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         return infos[path]
 
     problems = []
-    excerpt_s = corpus.wav_len / SAMPLE_RATE
+    excerpt_s = corpus.wav_len / corpus.sample_rate
 
     def check(name: str, root: str | None, start_s: float | None, short: str) -> None:
         path = resolve(name, root)
@@ -470,7 +481,7 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         if isinstance(found, str):
             problems.append(f"{line.origin}: {_named(name, path)}: {found}")
         elif start_s is not None and not excerpt_fits(start_s, corpus.wav_len, found.samplerate,
-                                                      found.frames, short):
+                                                      found.frames, short, corpus.sample_rate):
             problems.append(f"{line.origin}: {_named(name, path)}: lasts "
                             f"{found.duration:.3f} s, too short for {excerpt_s:.3f} s from "
                             f"{start_s:g} s")

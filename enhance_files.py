@@ -1,10 +1,11 @@
 """Enhance the user's own recordings with a trained checkpoint.
 
-Every channel of a file is enhanced on its own: brought to 16 kHz, the model's rate,
-masked, and brought back, so each output has its input's rate, channel count, length and
-format (WAV, FLAC or OGG, same subtype). Above 8 kHz, which a 16 kHz model never hears,
-the input's band is kept under the gain the model applied to its top octave (4-8 kHz)
-in the same frames (``band_gain``). A file is read, enhanced and written ``SEGMENT_S``
+Every channel of a file is enhanced on its own: brought to the model's rate (16 kHz unless
+it was trained with ``--sample_rate``), masked, and brought back, so each output has its
+input's rate, channel count, length and format (WAV, FLAC or OGG, same subtype). Above
+the model's Nyquist frequency (8 kHz for a 16 kHz model), which the model never hears, the
+input's band is kept under the gain the model applied to its top octave (4-8 kHz) in the
+same frames (``band_gain``). A file is read, enhanced and written ``SEGMENT_S``
 seconds at a time with ``MARGIN_S`` of context on both sides, and the CNN runs over
 overlapping chunks whose margins cover its receptive field, so a long file needs bounded
 memory and gives the samples whole-file processing would.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,42 +64,39 @@ SEGMENT_S = 60.0
 MARGIN_S = 1.0
 """Seconds of context read on each side of a segment and dropped after enhancing: more
 than the CNN's receptive field, the STFT frames and the resampler's filters."""
-TOP_OCTAVE_HZ = 4000.0
-"""The band whose attenuation by the model sets the gain above 8 kHz."""
-
 Enhancer = Callable[[torch.Tensor], torch.Tensor]
-"""(T,) 16 kHz waveform at unit std -> (T,) enhanced waveform."""
+"""(T,) waveform at the model's rate and unit std -> (T,) enhanced waveform."""
 
 
 def band_gain(noisy: np.ndarray, enhanced: np.ndarray, spectral: Spectral, length: int
               ) -> np.ndarray:
-    """(length,) amplitude gain for the band above 8 kHz of a file at a higher rate: in each
-    frame of (T,) 16 kHz ``noisy`` and ``enhanced``, sqrt(enhanced / noisy energy) between
-    ``TOP_OCTAVE_HZ`` and 8 kHz, at most 1, linearly interpolated over the ``length``
-    samples that span the same time."""
-    bins = spectral.bins
-    low = math.floor(TOP_OCTAVE_HZ / (audio.SAMPLE_RATE / 2) * (bins - 1))
+    """(length,) amplitude gain for the band above the model's Nyquist frequency of a file at
+    a higher rate: in each frame of (T,) ``noisy`` and ``enhanced`` at the model's rate,
+    sqrt(enhanced / noisy energy) over its top octave (a quarter to half its rate), at most
+    1, linearly interpolated over the ``length`` samples that span the same time."""
+    low = (spectral.bins - 1) // 2
     spec = spectral.stft(torch.from_numpy(np.stack([noisy, enhanced])).float())[:, low:]
     energy = (spec.abs() ** 2).sum(1).numpy()
     gain = np.sqrt(np.minimum(energy[1] / np.maximum(energy[0], 1e-20), 1.0))
-    frame_s = np.arange(len(gain)) * spectral.hop / audio.SAMPLE_RATE
-    return np.interp(np.arange(length) * (len(noisy) / audio.SAMPLE_RATE / length), frame_s, gain)
+    frame_s = np.arange(len(gain)) * spectral.hop_s
+    return np.interp(np.arange(length) * (len(noisy) / spectral.sample_rate / length), frame_s,
+                     gain)
 
 
 def enhance_channel(enhancer: Enhancer, spectral: Spectral, wave: np.ndarray, rate: int,
                     device: torch.device) -> np.ndarray:
     """(T,) samples of one channel at ``rate`` and unit std -> (T,) enhanced samples at
-    ``rate``: the model hears the 16 kHz version; above 8 kHz, the input's band under
-    ``band_gain``."""
-    at_16k = wave if rate == audio.SAMPLE_RATE else audio.soxr_resample(wave, rate)
-    enhanced = enhancer(torch.from_numpy(at_16k).float().to(device)).cpu().double().numpy()
-    if rate == audio.SAMPLE_RATE:
+    ``rate``: the model hears the version at its own rate; above its Nyquist frequency,
+    the input's band under ``band_gain``."""
+    model_rate = spectral.sample_rate
+    heard = wave if rate == model_rate else audio.soxr_resample(wave, rate, model_rate)
+    enhanced = enhancer(torch.from_numpy(heard).float().to(device)).cpu().double().numpy()
+    if rate == model_rate:
         return enhanced
-    out = audio.fit_length(audio.soxr_resample(enhanced, audio.SAMPLE_RATE, rate), len(wave))
-    if rate > audio.SAMPLE_RATE:
-        low_band = audio.fit_length(audio.soxr_resample(at_16k, audio.SAMPLE_RATE, rate),
-                                    len(wave))
-        out += (wave - low_band) * band_gain(at_16k, enhanced, spectral, len(wave))
+    out = audio.fit_length(audio.soxr_resample(enhanced, model_rate, rate), len(wave))
+    if rate > model_rate:
+        low_band = audio.fit_length(audio.soxr_resample(heard, model_rate, rate), len(wave))
+        out += (wave - low_band) * band_gain(heard, enhanced, spectral, len(wave))
     return out
 
 

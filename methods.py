@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 import loss
+from audio import SAMPLE_RATE
 from metric import si_snr
 from model import ClipNorm, FrequencyNorm, build_cnn, for_inference
 from spectral import Spectral
@@ -172,10 +173,17 @@ INPUT_NORM_BEFORE_CHOICE = "none"
 
 
 def completed_config(config: dict) -> dict:
-    """A ``model_config`` with what checkpoints written before ``--mask`` and
-    ``--input_norm`` existed did not store: PU's binary mask, no input normalisation."""
+    """A ``model_config`` with what checkpoints written before ``--mask``, ``--input_norm``
+    and ``--sample_rate`` existed did not store: PU's binary mask, no input normalisation,
+    16 kHz."""
     return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None,
-            "input_norm": INPUT_NORM_BEFORE_CHOICE, **config}
+            "input_norm": INPUT_NORM_BEFORE_CHOICE, "sample_rate": SAMPLE_RATE, **config}
+
+
+def spectral_of(config: dict) -> Spectral:
+    """The STFT a ``model_config`` was trained with."""
+    return Spectral(config["frame_len"], config["feature"],
+                    completed_config(config)["sample_rate"])
 
 
 @dataclass(frozen=True)
@@ -283,7 +291,7 @@ def model_from_state(state: dict, device: torch.device) -> tuple[nn.Module, Meth
     config = state["model_config"]
     model = build_model(config)
     model.load_state_dict(state["model"])
-    spectral = Spectral(config["frame_len"], config["feature"])
+    spectral = spectral_of(config)
     return for_inference(model, device), method_for(config, state.get("mask_scale")), spectral
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import audio
-from audio import SAMPLE_RATE, DataError
+from audio import DataError
 from methods import (METHODS, Method, RemixObjective, build_model, enhance_long, mask_weights,
                      model_from_state)
 from spectral import Spectral
@@ -54,16 +54,17 @@ def _crops(wave: torch.Tensor, length: int, count: int, generator: torch.Generat
 
 
 def read_clip(path: Path, source: Path, spectral: Spectral) -> np.ndarray:
-    """The noise clip of ``source`` as (T,) 16 kHz mono; one of another channel count than
-    ``source``, shorter than a frame or silent is refused."""
+    """The noise clip of ``source`` as (T,) mono at the model's rate; one of another channel
+    count than ``source``, shorter than a frame or silent is refused."""
     channels = {name: audio.channel_count(name) for name in (source, path)}
     if channels[source] != channels[path]:
         raise DataError(f"{path}: the noise clip has {channels[path]} channels, {source} has "
                         f"{channels[source]}: record the clip with the same channels")
-    clip = audio.read_audio(path)
+    rate = spectral.sample_rate
+    clip = audio.read_audio(path, rate=rate)
     if len(clip) < spectral.frame_len:
-        raise DataError(f"{path}: the noise clip lasts {len(clip) / SAMPLE_RATE:.3f} s, "
-                        f"shorter than one frame ({spectral.frame_len / SAMPLE_RATE:.3f} s)")
+        raise DataError(f"{path}: the noise clip lasts {len(clip) / rate:.3f} s, "
+                        f"shorter than one frame ({spectral.frame_len / rate:.3f} s)")
     if not np.any(clip):
         raise DataError(f"{path}: the noise clip is silent")
     return clip
@@ -71,8 +72,9 @@ def read_clip(path: Path, source: Path, spectral: Spectral) -> np.ndarray:
 
 def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tensor,
           settings: Adaptation = Adaptation(), seed: int = 0) -> tuple[nn.Sequential, Method]:
-    """The model of checkpoint dict ``state`` adapted to a (T,) 16 kHz recording from a (T',)
-    clip of its noise (both on one device); returns the mask network and its method."""
+    """The model of checkpoint dict ``state`` adapted to a (T,) recording at the model's rate
+    from a (T',) clip of its noise (both on one device); returns the mask network and its
+    method."""
     device = noisy.device
     teacher, method, _ = model_from_state(state, device)
     estimate = enhance_long(teacher, method, spectral, noisy)
@@ -82,7 +84,7 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
     network = network.to(device).eval()  # batch statistics stay the training set's
     objective = RemixObjective("si_snr")
     generator = torch.Generator().manual_seed(seed)
-    length = min(round(settings.crop_s * SAMPLE_RATE), noisy.shape[-1], clip.shape[-1])
+    length = min(round(settings.crop_s * spectral.sample_rate), noisy.shape[-1], clip.shape[-1])
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
     for _ in range(settings.steps):
         noise = _crops(clip, length, settings.crops, generator)
@@ -111,11 +113,12 @@ def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path
                   clip: np.ndarray, device: torch.device, settings: Adaptation = Adaptation()
                   ) -> tuple[nn.Sequential, Method]:
     """``adapt`` on a file and its (T,) clip from ``clip_path`` (as ``read_clip`` gives
-    it), both mixed to mono at 16 kHz and scaled alike."""
+    it), both mixed to mono at the model's rate and scaled alike."""
     heard_s = min(sf.info(str(source)).duration, MAX_HEARD_S)
-    noisy = audio.read_excerpt(source, 0.0, round(heard_s * SAMPLE_RATE), short="pad")
+    rate = spectral.sample_rate
+    noisy = audio.read_excerpt(source, 0.0, round(heard_s * rate), short="pad", rate=rate)
     scale = float(noisy.std()) or 1.0
     log.info("adapting to %s from the noise clip %s (%.1f s; %d steps)", source, clip_path,
-             len(clip) / SAMPLE_RATE, settings.steps)
+             len(clip) / rate, settings.steps)
     noisy_t, clip_t = (torch.from_numpy(x / scale).float().to(device) for x in (noisy, clip))
     return adapt(state, spectral, noisy_t, clip_t, settings)

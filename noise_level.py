@@ -2,7 +2,7 @@
 
 A recordings line (``REC noisy ... noise ...``) has no clean speech and no SNR; PU's
 noise example is brought to the level this estimate finds (``dataset.load_recordings``).
-Pure functions over 16 kHz waveforms; reading the recordings is ``dataset``'s job.
+Pure functions over waveforms at the run's rate; reading the recordings is ``dataset``'s job.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import torch
 import dataset
 import distributed
 import quality
-from audio import RESAMPLERS
+from audio import RATE_RANGE, RESAMPLERS, SAMPLE_RATE
 from checkpoint import CheckpointError
 from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
 from methods import INPUT_NORMS, METHODS, PU_MASKS, REMIX_LOSSES
@@ -34,9 +34,13 @@ log = logging.getLogger("pulse")
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 """``torch.compile`` modes that ``--compile`` accepts."""
-DEMO_SETTINGS = dict(epochs=12, batch_size=8, wav_len=16000, frame_len=512, lr_per_GPU=1e-3,
-                     blocks=1)
+DEMO_SETTINGS = dict(epochs=12, batch_size=8, lr_per_GPU=1e-3, blocks=1)
 """Demo-sized settings that ``--demo`` uses for options left at their defaults."""
+SAMPLES_AT_16K = dict(wav_len=50000, frame_len=1024)
+"""Defaults of the options counted in samples, at 16 kHz: another ``--sample_rate``
+scales them, so the clip and the frame keep their durations (3.125 s, 64 ms)."""
+DEMO_SAMPLES_AT_16K = dict(wav_len=16000, frame_len=512)
+"""The same under ``--demo`` (1 s clips, 32 ms frames)."""
 
 
 # ---------------------------------------------------------------- command line
@@ -61,6 +65,8 @@ non_negative_float = _checked(float, lambda v: math.isfinite(v) and v >= 0,
 finite_float = _checked(float, math.isfinite, "must be a finite number")
 probability = _checked(float, lambda v: 0 < v < 1, "must lie strictly between 0 and 1")
 rate = _checked(float, lambda v: 0 <= v < 1, "must lie in [0, 1)")
+sample_rate_hz = _checked(int, lambda v: RATE_RANGE[0] <= v <= RATE_RANGE[1],
+                          f"must lie in {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz")
 
 
 def prior_value(text: str) -> float | str:
@@ -172,8 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
                   "BatchNorm2d for PU and PN, Dropout2d for MixIT; reference: BatchNorm2d for "
                   "PN, Dropout2d for PU and MixIT)")
     g.add_argument("--droprate", type=rate, default=0.2, help="Dropout2d rate")
-    g.add_argument("--frame_len", type=positive_int, default=1024,
-                   help="STFT frame length in samples (even); the hop is a quarter of it")
+    g.add_argument("--frame_len", type=positive_int, default=None,
+                   help="STFT frame length in samples (even); the hop is a quarter of it "
+                        f"(default: {SAMPLES_AT_16K['frame_len']} at 16 kHz, 64 ms at any "
+                        "--sample_rate)")
+    g.add_argument("--sample_rate", type=sample_rate_hz, default=SAMPLE_RATE, metavar="HZ",
+                   help="the rate the model hears and is trained, validated and tested at "
+                        f"({RATE_RANGE[0]}-{RATE_RANGE[1]} Hz; files at other rates are "
+                        "resampled); stored in the checkpoint, so --enhance brings every "
+                        "file to it. 16000 is the paper's; a higher rate lets the model "
+                        "hear and clean the band above 8 kHz")
     g.add_argument("--feature", choices=FEATURES, default="linear",
                    help="network input: 'linear' is |X|/15 as in the reference code, 'power' is "
                         "|X|**(1/15) as described in the paper")
@@ -199,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "+-100 dB (a silent estimate scores -100 dB); 'reference' is the plain "
                   "ratio of the reference release, NaN for a silent estimate, so an epoch "
                   "with one silent validation clip has a NaN mean and is never selected"),
-    g.add_argument("--wav_len", type=positive_int, default=50000,
-                   help="clip length in samples at 16 kHz")
+    g.add_argument("--wav_len", type=positive_int, default=None,
+                   help="clip length in samples at --sample_rate (default: "
+                        f"{SAMPLES_AT_16K['wav_len']} at 16 kHz, 3.125 s at any rate)")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--fix_seed", action="store_true",
                    help="also make every operation deterministic (slower on GPU); every run is "
@@ -262,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the validation set has clean speech")
     g.add_argument("--demo", action="store_true",
                    help="generate (once) and use the built-in demo corpus in ./demo_data with "
-                        f"demo-sized settings {DEMO_SETTINGS} for options left at their defaults")
+                        f"demo-sized settings {DEMO_SETTINGS | DEMO_SAMPLES_AT_16K} (samples "
+                        "at 16 kHz) for options left at their defaults")
     g.add_argument("--check_only", action="store_true",
                    help="check the config files and every audio file they name, then stop")
     g = p.add_argument_group("enhancing your own files")
@@ -333,6 +349,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             test_fname="demo_data/demo_test_set.txt",
                             clean_path="demo_data/demo_speech", noise_path="demo_data/demo_noise")
         args = parser.parse_args(argv)
+    if args.enhance and args.sample_rate != SAMPLE_RATE:
+        parser.error("--sample_rate is a training option: --enhance works at the rate its "
+                     "model was trained at, stored in the checkpoint")
+    at_16k = DEMO_SAMPLES_AT_16K if args.demo else SAMPLES_AT_16K
+    if args.frame_len is None:
+        args.frame_len = 2 * round(at_16k["frame_len"] * args.sample_rate / SAMPLE_RATE / 2)
+    if args.wav_len is None:
+        args.wav_len = round(at_16k["wav_len"] * args.sample_rate / SAMPLE_RATE)
     if args.fcblocks > args.blocks:
         parser.error(f"--fcblocks {args.fcblocks} exceeds --blocks {args.blocks}: "
                      "only existing blocks can use 1x1 convolutions")

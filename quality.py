@@ -1,7 +1,8 @@
 """Optional perceptual metrics: PESQ (wide band), STOI, ESTOI and DNSMOS (SIG/BAK/OVRL).
 
 Each needs an install extra (``pip install -r requirements-metrics.txt``); a missing one is
-reported by name. Inputs are 16 kHz mono float arrays.
+reported by name. The metrics are computed on 16 kHz mono float arrays; ``score`` brings
+clips at another rate to 16 kHz first.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 
 import numpy as np
 
-from audio import SAMPLE_RATE, DataError
+from audio import SAMPLE_RATE, DataError, soxr_resample
 
 METRICS = ("pesq", "stoi", "estoi", "dnsmos")
 _PACKAGES = {"pesq": "pesq", "stoi": "pystoi", "estoi": "pystoi", "dnsmos": "speechmos"}
@@ -72,9 +73,12 @@ def dnsmos(wave: np.ndarray) -> dict[str, float]:
 
 
 def score(names: list[str], estimate: np.ndarray, noisy: np.ndarray,
-          clean: np.ndarray) -> dict[str, float]:
-    """Each asked metric of the noisy input and of the enhanced output, e.g. pesq_noisy;
-    NaN where an intrusive metric is undefined for the clip (see ``_intrusive``)."""
+          clean: np.ndarray, rate: int = SAMPLE_RATE) -> dict[str, float]:
+    """Each asked metric of the noisy input and of the enhanced output (clips at ``rate``
+    Hz), e.g. pesq_noisy; NaN where an intrusive metric is undefined for the clip (see
+    ``_intrusive``)."""
+    if rate != SAMPLE_RATE:
+        estimate, noisy, clean = (soxr_resample(x, rate) for x in (estimate, noisy, clean))
     out: dict[str, float] = {}
     for kind, wave in (("noisy", noisy), ("enhanced", estimate)):
         for name in names:

@@ -21,7 +21,6 @@ from torch import nn
 from tqdm import tqdm
 
 import dataset
-from audio import SAMPLE_RATE
 from checkpoint import atomic, jsonable
 from methods import Method
 from recipes import Options
@@ -128,7 +127,7 @@ def draw_figures(out_dir: Path, model: nn.Module, method: Method, spectral: Spec
                   "enhanced": (mask * spec).abs(), "mask": mask}
         plots.plot_example({name: value[0].cpu().numpy() for name, value in panels.items()},
                            f"{examples.lines[k].origin} ({title})",
-                           out_dir / f"example_{k + 1}.png", spectral.hop / SAMPLE_RATE)
+                           out_dir / f"example_{k + 1}.png", spectral.hop_s)
 
 
 def write_reports(opts: Options, scores: Scores, lines: dict[str, list[dataset.Line]],

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from audio import SAMPLE_RATE
+
 FEATURES = ("linear", "power")
 """``linear``: |X| / 15, what the reference code computes (``abs(X) ** 1/15``);
 ``power``: |X| ** (1/15), the power law the paper describes."""
@@ -16,14 +18,20 @@ FEATURES = ("linear", "power")
 
 @dataclass(frozen=True)
 class Spectral:
-    """Hamming-window, centred, one-sided STFT with hop ``frame_len // 4``."""
+    """Hamming-window, centred, one-sided STFT with hop ``frame_len // 4``, of waveforms at
+    ``sample_rate`` Hz."""
 
     frame_len: int
     feature: str = "linear"
+    sample_rate: int = SAMPLE_RATE
 
     @property
     def hop(self) -> int:
         return self.frame_len // 4
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop / self.sample_rate
 
     @property
     def bins(self) -> int:

@@ -31,9 +31,11 @@ import noise_spans
 import prior
 import quality
 import recipes
+from audio import SAMPLE_RATE
 from checkpoint import jsonable
 from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
-                     build_model, completed_config, enhance, logit_scale, method_for)
+                     build_model, completed_config, enhance, logit_scale, method_for,
+                     spectral_of)
 from metric import SI_SNR
 from noise_spans import NoiseSpans
 from model import for_inference
@@ -41,13 +43,12 @@ from recipes import Options
 from report import Scores, progress, summarise_examples, write_metrics
 from runtime import (UsageError, default_num_workers, keep_freed_memory, local_processes,
                      pick_device, setup_logging)
-from spectral import Spectral
 from warm_start import StartingPoint, load_into, starting_point
 
 log = logging.getLogger("pulse")
 
 MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
-              "feature", "input_norm", "mask")
+              "feature", "input_norm", "mask", "sample_rate")
 """Arguments that define a trained model; stored in every checkpoint."""
 
 
@@ -73,15 +74,16 @@ def new_run_dir(method: str) -> Path:
     return path
 
 
-def checked_spans(lines: dict[str, list[dataset.Line]], wav_len: int) -> NoiseSpans:
+def checked_spans(lines: dict[str, list[dataset.Line]], wav_len: int, rate: int) -> NoiseSpans:
     """The parts of the noise files that training may draw fresh excerpts from
     (``noise_spans.check``): a test excerpt that overlaps a training excerpt is refused,
     one inside a training span is cut out of it, and validation excerpts that share noise
     with training are reported (the published protocol draws both from the same part). A
-    test line's fields 5-6, which scoring never reads, are not looked at."""
-    found = noise_spans.check(dataset.noise_excerpts(lines["train"], wav_len),
-                              dataset.noise_excerpts(lines["val"], wav_len),
-                              dataset.noise_excerpts(lines["test"], wav_len, extra=False))
+    test line's fields 5-6, which scoring never reads, are not looked at. Clips are
+    ``wav_len`` samples at ``rate``."""
+    found = noise_spans.check(dataset.noise_excerpts(lines["train"], wav_len, rate=rate),
+                              dataset.noise_excerpts(lines["val"], wav_len, rate=rate),
+                              dataset.noise_excerpts(lines["test"], wav_len, False, rate))
     if found.refused:
         raise dataset.DataError("test lines read noise that training lines read:\n"
                                 + dataset.summarise(found.refused, 5))
@@ -106,7 +108,8 @@ def settle(args: argparse.Namespace, device: torch.device
     file could be read.
     """
     uses_noise_example = args.method != "PN"  # fields 5-6
-    checker = dataset.ConfigChecker(dataset.Corpus(args.clean_path, args.noise_path, args.wav_len))
+    checker = dataset.ConfigChecker(dataset.Corpus(args.clean_path, args.noise_path, args.wav_len,
+                                                   sample_rate=args.sample_rate))
     lines = {"train": checker.load(args.train_fname, dataset.TRAIN_FIELDS if uses_noise_example
                                    else dataset.EVAL_FIELDS),
              "val": checker.load(args.val_fname, dataset.EVAL_FIELDS)}
@@ -134,8 +137,8 @@ class Trainer:
                  prior_value: float, start: StartingPoint | None = None, stage: int = 0):
         self.args, self.launch, self.device = args, launch, device
         self.prior, self.stage = prior_value, stage
-        self.spectral = Spectral(args.frame_len, args.feature)
         self.model_config = model_config(args)
+        self.spectral = spectral_of(self.model_config)
         self.method: Method = method_for(self.model_config)
         self.fits_mask_scale = args.method == "PU" and args.mask == "soft"
         self.mask_scale: float | None = None
@@ -243,7 +246,8 @@ class Trainer:
                     row = {"index": next(indices), "input_si_snr_db": b, "output_si_snr_db": a}
                     if self.args.metrics:
                         row.update(quality.score(self.args.metrics, *(
-                            x[i].double().cpu().numpy() for x in (estimate, noisy, clean))))
+                            x[i].double().cpu().numpy() for x in (estimate, noisy, clean)),
+                            rate=self.args.sample_rate))
                     examples.append(row)
         distributed.all_sum(total)
         if keep_examples:
@@ -384,7 +388,7 @@ def class_prior(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus
     pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args))
     started = time.time()
     value = prior.estimate_prior(
-        lambda: build_model(model_config(args)), Spectral(args.frame_len, args.feature), pairs,
+        lambda: build_model(model_config(args)), spectral_of(model_config(args)), pairs,
         device, max(1, args.batch_size // 2), p=args.p if args.risk_norm == "weight" else 0.0,
         loader_options=dict(num_workers=loader_workers(args), worker_init_fn=_seed_worker))
     value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
@@ -409,7 +413,8 @@ def start_process(args: argparse.Namespace) -> tuple[distributed.Launch, torch.d
     distributed.init(launch, device)
     if args.demo and launch.is_main:
         from demo_corpus import ensure_demo_corpus
-        ensure_demo_corpus(Path("demo_data"), wav_len=args.wav_len)
+        ensure_demo_corpus(Path("demo_data"),  # the demo's files are 16 kHz
+                           wav_len=round(args.wav_len * SAMPLE_RATE / args.sample_rate))
     distributed.barrier()
     return launch, device
 

@@ -23,9 +23,9 @@ STARTER = Path(__file__).resolve().parent / "pretrained" / "pulse_starter.pt"
 PN on real speech in real ambience (``benchmarks/starter.py``; docs/starter.md)."""
 
 BODY_KEYS = ("blocks", "fcblocks", "channels", "regulariser", "frame_len", "feature",
-             "input_norm")
+             "input_norm", "sample_rate")
 """``model_config`` entries that the weights below the output layer depend on (the input
-feature included: weights learnt on one feature mean nothing on another)."""
+feature and the rate included: weights learnt on one mean nothing on another)."""
 
 
 @dataclass(frozen=True)
