@@ -235,10 +235,12 @@ def engine_scenes(debs: Path, out: Path) -> list[Path]:
 @dataclass(frozen=True)
 class CorpusRecipe:
     """How a corpus is made: its signal and noise files (built into a folder from the
-    packages in a folder of .deb files) and its clip length in samples at 16 kHz."""
+    packages in a folder of .deb files) and its clip length in samples at its rate."""
     signal: Callable[[Path, Path], list[Path]]
     noise: Callable[[Path, Path], list[Path]]
     wav_len: int = 32000
+    rate: int = SAMPLE_RATE
+    """Hz of its files, and of ``wav_len``'s samples."""
 
 
 CORPORA = {
@@ -247,6 +249,27 @@ CORPORA = {
     "animal_calls": CorpusRecipe(animal_calls, tux_racer, wav_len=16000),
     "italian_engines": CorpusRecipe(menardi_voices, engine_scenes),
 }
+FULL_BAND_RATE = 48000
+FULL_BAND_MIN_RATE = 44100
+"""The full-band corpus keeps only files recorded at this rate or more."""
+FULL_BAND_NOISES = ("audio/ambient/dayscape/", "audio/ambient/weather/", "audio/ambient/water/")
+
+
+def fauna_full_band(debs: Path, out: Path) -> list[Path]:
+    return decode_0ad(fetch(debs, NOISE_PACKAGE), "audio/actor/fauna/animal/", out,
+                      FULL_BAND_RATE, FULL_BAND_MIN_RATE)
+
+
+def ambience_full_band(debs: Path, out: Path) -> list[Path]:
+    return decode_0ad(fetch(debs, NOISE_PACKAGE), FULL_BAND_NOISES, out, FULL_BAND_RATE,
+                      FULL_BAND_MIN_RATE)
+
+
+FULL_BAND = {"fauna_full_band": CorpusRecipe(fauna_full_band, ambience_full_band,
+                                             wav_len=FULL_BAND_RATE, rate=FULL_BAND_RATE)}
+"""Corpora with energy above 8 kHz, at 48 kHz (``benchmarks/full_band.py``): 0 A.D.'s
+animal calls (44.1 and 48 kHz recordings) in its day, weather and water ambience; not in
+the four corpora that decide 16 kHz defaults."""
 
 
 def split_signals(files: list[Path]) -> dict[str, list[Path]]:
@@ -266,8 +289,9 @@ def split_signals(files: list[Path]) -> dict[str, list[Path]]:
 
 
 def write_protocols(corpus: Path, signals: dict[str, list[Path]], noises: list[Path],
-                    wav_len: int) -> None:
-    """``{seen,unseen}_{train,val,test}_set.txt`` in ``corpus``, paths relative to it."""
+                    wav_len: int, rate: int = SAMPLE_RATE) -> None:
+    """``{seen,unseen}_{train,val,test}_set.txt`` in ``corpus``, paths relative to it, for
+    clips of ``wav_len`` samples at ``rate``."""
     def relative(paths: list[Path]) -> list[str]:
         return [str(path.relative_to(corpus)) for path in paths]
 
@@ -287,17 +311,17 @@ def write_protocols(corpus: Path, signals: dict[str, list[Path]], noises: list[P
             "seen": (noise_files("seen"), None),
             "unseen": (noise_files("unseen/train"), noise_files("unseen/test"))}.items():
         lines = make_config_lines(listed["train"], listed["test"], train_noise, 0,
-                                  wav_len / SAMPLE_RATE, 0, test_noise, listed["val"])
+                                  wav_len / rate, 0, test_noise, listed["val"])
         write_config_files(protocol, dict(zip(("train", "val", "test"), lines)), corpus)
         held = train_noise[VAL_NOISE_EVERY - 1::VAL_NOISE_EVERY]
         lines = make_config_lines(listed["train"], listed["test"],
                                   [f for f in train_noise if f not in held], 0,
-                                  wav_len / SAMPLE_RATE, 0, test_noise, listed["val"], held)
+                                  wav_len / rate, 0, test_noise, listed["val"], held)
         write_config_files(f"{protocol}_{HELD_OUT_VAL}", dict(zip(("train", "val"), lines)),
                            corpus)
 
 
-def silent_excerpts(corpus: Path, wav_len: int) -> list[str]:
+def silent_excerpts(corpus: Path, wav_len: int, rate: int = SAMPLE_RATE) -> list[str]:
     """``FILE:LINE`` of every config line of ``corpus`` whose noise excerpt (or extra
     noise excerpt) is silent, which ``pulse.py`` would refuse."""
     silent = []
@@ -306,7 +330,8 @@ def silent_excerpts(corpus: Path, wav_len: int) -> list[str]:
             fields = shlex.split(line)
             excerpts = [fields[1:3]] + ([fields[4:6]] if len(fields) > 4 else [])
             for noise, start_s in excerpts:
-                if audio.read_excerpt(corpus / noise, float(start_s), wav_len).std() < 1e-6:
+                excerpt = audio.read_excerpt(corpus / noise, float(start_s), wav_len, rate=rate)
+                if excerpt.std() < 1e-6:
                     silent.append(f"{fname.name}:{number}")
     return silent
 
@@ -319,14 +344,14 @@ def build(data: Path, name: str) -> Path:
     if corpus.exists():
         shutil.rmtree(corpus)
     print(f"building the corpus {name} ...", flush=True)
-    recipe = CORPORA[name]
+    recipe = {**CORPORA, **FULL_BAND}[name]
     for folder in ("signal_all", "noise_all"):
         (corpus / folder).mkdir(parents=True)
     found = recipe.signal(data / "debs", corpus / "signal_all")
     signals = [path for path in found if has_signal(path)]
     noises = recipe.noise(data / "debs", corpus / "noise_all")
-    write_protocols(corpus, split_signals(signals), noises, recipe.wav_len)
-    silent = silent_excerpts(corpus, recipe.wav_len)
+    write_protocols(corpus, split_signals(signals), noises, recipe.wav_len, recipe.rate)
+    silent = silent_excerpts(corpus, recipe.wav_len, recipe.rate)
     if silent:
         raise SystemExit(f"{corpus}: silent noise excerpts: {silent[:5]}")
     (corpus / "READY").write_text(

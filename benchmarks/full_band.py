@@ -9,11 +9,20 @@ placed in both channels at different gains; noise: its stereo ambience recording
 attenuation the model applied to 4-8 kHz), ``keep`` (the input's band untouched),
 ``drop`` (nothing above 8 kHz).
 
+With ``--train``: a 16 kHz model against a native-rate one. PULSE (PU and its student, the
+development benchmark's settings, 1 s clips) is trained at each of ``--rates`` on the
+full-band corpus (``corpora.FULL_BAND``: the calls split by file into training,
+validation and test files, both protocols), and each model's enhancement of every 48 kHz
+test line, through ``enhance_files`` as ``--enhance`` does it, is scored by full-band
+SI-SNRi at 48 kHz. Scores go to ``DATA/RUNS/scores.jsonl``.
+
     python benchmarks/full_band.py --checkpoint pretrained/pulse_starter.pt
+    python benchmarks/full_band.py --train --seeds 0 1 2
 """
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -30,10 +39,13 @@ sys.path.insert(0, str(ROOT))
 
 import audio  # noqa: E402
 import checkpoint  # noqa: E402
+import dataset  # noqa: E402
 import enhance_files  # noqa: E402
+from benchmarks import corpora  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
-from benchmarks.real_audio import AMBIENCE_ZIP, NOISE_PACKAGE, fetch  # noqa: E402
-from metric import si_snr  # noqa: E402
+from benchmarks.development import PROTOCOLS, record  # noqa: E402
+from benchmarks.real_audio import AMBIENCE_ZIP, NOISE_PACKAGE, SETTINGS, fetch, run_pulse  # noqa: E402
+from metric import si_snr, si_snr_improvement  # noqa: E402
 from methods import model_from_state  # noqa: E402
 
 RULES = {"gain": enhance_files.band_gain,
@@ -88,6 +100,58 @@ def mixtures(folder: Path, count: int, seed: int = 0):
         yield clean / peak, noisy / peak, rate, signal_path.name
 
 
+CORPUS = "fauna_full_band"
+CLIP_S = 1.0
+
+
+def full_band_si_snri(path: Path, lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
+                      device: torch.device) -> np.ndarray:
+    """SI-SNRi (dB) at the corpus's rate of checkpoint ``path``'s enhancement of each test
+    line, the way ``--enhance`` enhances a channel."""
+    model, method, spectral = model_from_state(checkpoint.load(path), device)
+    enhancer = enhance_files.model_enhancer(model, method, spectral)
+    gains = []
+    for line in lines:
+        noisy, clean, _ = dataset.load_parallel(line, corpus)
+        out = enhance_files.enhance_channel(enhancer, spectral, noisy, corpus.sample_rate, device)
+        gains.append(si_snr_improvement(*(torch.from_numpy(x)[None] for x in (out, noisy, clean)))
+                     .item())
+    return np.array(gains)
+
+
+def train_and_score(args: argparse.Namespace, device: torch.device) -> None:
+    """``--train``: PULSE at each rate on the full-band corpus, scored at full band."""
+    folder = corpora.build(args.data.resolve(), CORPUS)
+    rate = corpora.FULL_BAND[CORPUS].rate
+    runs = args.data.resolve() / args.runs
+    runs.mkdir(parents=True, exist_ok=True)
+    scores = runs / "scores.jsonl"
+    corpus = dataset.Corpus(str(folder), str(folder), round(CLIP_S * rate), sample_rate=rate)
+    for protocol in args.protocols:
+        fnames = {split: f"{protocol}_{split}_set.txt" for split in ("train", "val", "test")}
+        lines = dataset.read_config(folder / fnames["test"], dataset.EVAL_FIELDS)
+        for seed in args.seeds:
+            for model_rate in args.rates:
+                out = runs / f"{protocol}-{model_rate}-{seed}"
+                test, val, wall, _ = run_pulse(folder, out, [
+                    "--method", "PU", *SETTINGS, "--wav_len", str(round(CLIP_S * model_rate)),
+                    "--sample_rate", str(model_rate), "--seed", str(seed),
+                    *(f"--{split}_fname={fname}" for split, fname in fnames.items()),
+                    *args.extra])
+                full = full_band_si_snri(out / "best.pt", lines, corpus, device)
+                record(scores, corpus=CORPUS, protocol=protocol, method=f"PULSE at {model_rate}",
+                       seed=seed, full_band_db=float(full.mean()), test_db_at_model_rate=test,
+                       val_db=val, minutes=wall / 60)
+    entries = [json.loads(line) for line in scores.read_text().splitlines()]
+    for protocol in args.protocols:
+        for model_rate in args.rates:
+            values = [e["full_band_db"] for e in entries if e["protocol"] == protocol
+                      and e["method"] == f"PULSE at {model_rate}"]
+            print(f"{protocol}: PULSE at {model_rate} Hz: full-band SI-SNRi "
+                  f"{np.mean(values):+.2f} dB over {len(values)} seeds "
+                  f"({', '.join(f'{v:+.2f}' for v in values)})", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,10 +159,22 @@ def main() -> None:
     p.add_argument("--checkpoint", type=Path, nargs="+",
                    default=[ROOT / "pretrained" / "pulse_starter.pt"])
     p.add_argument("--count", type=int, default=40)
+    p.add_argument("--train", action="store_true",
+                   help="train at each of --rates on the full-band corpus and score its test "
+                        "lines at full band")
+    p.add_argument("--rates", type=int, nargs="+", default=[16000, corpora.FULL_BAND_RATE])
+    p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--runs", default="full_band_runs")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="further pulse.py options for every run")
     args = p.parse_args()
-    folder = native_files(args.data.resolve())
     print(f"{cpu_name()}, torch {torch.__version__}", flush=True)
     device = torch.device("cpu")
+    if args.train:
+        train_and_score(args, device)
+        return
+    folder = native_files(args.data.resolve())
     with tempfile.TemporaryDirectory() as tmp:
         for path in args.checkpoint:
             model, method, spectral = model_from_state(checkpoint.load(path), device)

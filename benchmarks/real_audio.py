@@ -115,8 +115,10 @@ def decode_ambience(deb: Path, out: Path) -> list[Path]:
     return decode_0ad(deb, "audio/ambient/", out)
 
 
-def decode_0ad(deb: Path, folder: str, out: Path) -> list[Path]:
-    """Mono 16 kHz WAV files of the Ogg files under ``folder`` of 0 A.D.'s archive, named
+def decode_0ad(deb: Path, folder: str | tuple[str, ...], out: Path, rate: int = 16000,
+               min_rate: int = 0) -> list[Path]:
+    """Mono WAV files at ``rate`` of the Ogg files under ``folder`` (or any of the folders)
+    of 0 A.D.'s archive recorded at ``min_rate`` or more, named
     ``{parent folder}_{name}.wav``."""
     paths = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,8 +131,10 @@ def decode_0ad(deb: Path, folder: str, out: Path) -> list[Path]:
                 if name.startswith(folder) and name.endswith(".ogg"):
                     source = Path(tmp) / Path(name).name
                     source.write_bytes(archive.read(name))
+                    if sf.info(source).samplerate < min_rate:
+                        continue
                     path = out / f"{Path(name).parent.name}_{Path(name).stem}.wav"
-                    sf.write(path, audio.read_audio(source), 16000, subtype="FLOAT")
+                    sf.write(path, audio.read_audio(source, rate=rate), rate, subtype="FLOAT")
                     paths.append(path)
     return paths
 
