@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -126,7 +127,8 @@ def train_and_score(args: argparse.Namespace, device: torch.device) -> None:
     runs = args.data.resolve() / args.runs
     runs.mkdir(parents=True, exist_ok=True)
     scores = runs / "scores.jsonl"
-    corpus = dataset.Corpus(str(folder), str(folder), round(CLIP_S * rate), sample_rate=rate)
+    os.chdir(folder)  # config paths are relative to the corpus folder
+    corpus = dataset.Corpus(None, None, round(CLIP_S * rate), sample_rate=rate)
     for protocol in args.protocols:
         fnames = {split: f"{protocol}_{split}_set.txt" for split in ("train", "val", "test")}
         lines = dataset.read_config(folder / fnames["test"], dataset.EVAL_FIELDS)
