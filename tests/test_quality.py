@@ -26,6 +26,17 @@ def test_pesq_and_stoi_on_a_known_pair():
     assert 0.4 < scores["estoi_noisy"] < scores["stoi_noisy"] < 0.95
 
 
+def test_clips_at_another_rate_are_scored_at_16k():
+    from audio import soxr_resample
+
+    clean, noisy = _pair()
+    up = [soxr_resample(x, 16000, 32000) for x in (clean, noisy)]
+    at_32k = quality.score(["pesq", "stoi"], up[1], up[1], up[0], rate=32000)
+    assert at_32k["pesq_enhanced"] == pytest.approx(
+        quality.score(["pesq"], noisy, noisy, clean)["pesq_enhanced"], abs=0.1)
+    assert 0.4 < at_32k["stoi_enhanced"] < 0.95
+
+
 def test_dnsmos_prefers_clean_speech():
     pytest.importorskip("speechmos")
     clean, noisy = _pair()
