@@ -34,10 +34,9 @@ from benchmarks import corpora  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.development import PROTOCOLS  # noqa: E402
 from benchmarks.spectral_gating import noise_take  # noqa: E402
-from methods import build_model, enhance_long, method_for  # noqa: E402
+from methods import build_model, enhance_long, method_for, spectral_of  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from model import for_inference  # noqa: E402
-from spectral import Spectral  # noqa: E402
 from warm_start import STARTER  # noqa: E402
 
 TAKE_S = 3.0
@@ -91,7 +90,7 @@ def run_corpus(name: str, protocol: str, args: argparse.Namespace, out) -> None:
         config = state["model_config"]
         model = build_model(config)
         model.load_state_dict(state["model"])
-        spectral = Spectral(config["frame_len"], config["feature"])
+        spectral = spectral_of(config)
         for steps in args.steps:
             settings = noise_clip.Adaptation(steps=steps, lr=args.lr, crops=args.crops,
                                              crop_s=args.crop_s)
