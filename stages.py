@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     # the noise level of a recordings line's noise example is matched against every noise
     # recording of the run, the validation files' too (none for published-format lines)
     corpus = dataset.Corpus(opts.clean_path, opts.noise_path, opts.wav_len, opts.resampler,
-                            sample_rate=opts.sample_rate).with_noise_profiles(lines["train"] + lines["val"])
+                            sample_rate=opts.sample_rate)
+    corpus = corpus.with_noise_profiles(lines["train"] + lines["val"])
     test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
     resumed = saved_stage(out_dir)
     if resumed > opts.student:

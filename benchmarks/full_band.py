@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -103,21 +104,32 @@ def mixtures(folder: Path, count: int, seed: int = 0):
 
 CORPUS = "fauna_full_band"
 CLIP_S = 1.0
+UPPER_BAND_HZ = 8000.0
+
+
+def above(wave: np.ndarray, rate: int, low_hz: float = UPPER_BAND_HZ) -> np.ndarray:
+    """(T,) ``wave`` without its content below ``low_hz``."""
+    spectrum = np.fft.rfft(wave)
+    spectrum[np.fft.rfftfreq(len(wave), 1 / rate) < low_hz] = 0
+    return np.fft.irfft(spectrum, len(wave))
 
 
 def full_band_si_snri(path: Path, lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
-                      device: torch.device) -> np.ndarray:
+                      device: torch.device) -> dict[str, np.ndarray]:
     """SI-SNRi (dB) at the corpus's rate of checkpoint ``path``'s enhancement of each test
-    line, the way ``--enhance`` enhances a channel."""
+    line, the way ``--enhance`` enhances a channel: of the whole band (``full_band``) and
+    of the band above 8 kHz alone (``above_8k``)."""
     model, method, spectral = model_from_state(checkpoint.load(path), device)
     enhancer = enhance_files.model_enhancer(model, method, spectral)
-    gains = []
+    gains: dict[str, list[float]] = {"full_band": [], "above_8k": []}
     for line in lines:
         noisy, clean, _ = dataset.load_parallel(line, corpus)
         out = enhance_files.enhance_channel(enhancer, spectral, noisy, corpus.sample_rate, device)
-        gains.append(si_snr_improvement(*(torch.from_numpy(x)[None] for x in (out, noisy, clean)))
-                     .item())
-    return np.array(gains)
+        upper = (above(x, corpus.sample_rate) for x in (out, noisy, clean))
+        for band, waves in (("full_band", (out, noisy, clean)), ("above_8k", upper)):
+            gains[band].append(si_snr_improvement(*(torch.from_numpy(x)[None] for x in waves))
+                               .item())
+    return {band: np.array(values) for band, values in gains.items()}
 
 
 def train_and_score(args: argparse.Namespace, device: torch.device) -> None:
@@ -135,23 +147,33 @@ def train_and_score(args: argparse.Namespace, device: torch.device) -> None:
         for seed in args.seeds:
             for model_rate in args.rates:
                 out = runs / f"{protocol}-{model_rate}-{seed}"
-                test, val, wall, _ = run_pulse(folder, out, [
-                    "--method", "PU", *SETTINGS, "--wav_len", str(round(CLIP_S * model_rate)),
-                    "--sample_rate", str(model_rate), "--seed", str(seed),
-                    *(f"--{split}_fname={fname}" for split, fname in fnames.items()),
-                    *args.extra])
-                full = full_band_si_snri(out / "best.pt", lines, corpus, device)
+                if args.score_only:
+                    results = json.loads((out / "results.json").read_text())
+                    test, val, wall = (results["test_si_snri_db"], results["val_si_snri_db"],
+                                       math.nan)
+                else:
+                    test, val, wall, _ = run_pulse(folder, out, [
+                        "--method", "PU", *SETTINGS, "--wav_len",
+                        str(round(CLIP_S * model_rate)), "--sample_rate", str(model_rate),
+                        "--seed", str(seed),
+                        *(f"--{split}_fname={fname}" for split, fname in fnames.items()),
+                        *args.extra])
+                bands = full_band_si_snri(out / "best.pt", lines, corpus, device)
                 record(scores, corpus=CORPUS, protocol=protocol, method=f"PULSE at {model_rate}",
-                       seed=seed, full_band_db=float(full.mean()), test_db_at_model_rate=test,
-                       val_db=val, minutes=wall / 60)
-    entries = [json.loads(line) for line in scores.read_text().splitlines()]
+                       seed=seed, full_band_db=float(bands["full_band"].mean()),
+                       above_8k_db=float(bands["above_8k"].mean()),
+                       test_db_at_model_rate=test, val_db=val, minutes=wall / 60)
+    latest = {(e["protocol"], e["method"], e["seed"]): e
+              for e in map(json.loads, scores.read_text().splitlines())}
     for protocol in args.protocols:
         for model_rate in args.rates:
-            values = [e["full_band_db"] for e in entries if e["protocol"] == protocol
-                      and e["method"] == f"PULSE at {model_rate}"]
-            print(f"{protocol}: PULSE at {model_rate} Hz: full-band SI-SNRi "
-                  f"{np.mean(values):+.2f} dB over {len(values)} seeds "
-                  f"({', '.join(f'{v:+.2f}' for v in values)})", flush=True)
+            runs_here = [e for (p, m, _), e in sorted(latest.items())
+                         if p == protocol and m == f"PULSE at {model_rate}"]
+            for key in ("full_band_db", "above_8k_db"):
+                values = [e[key] for e in runs_here if key in e]
+                print(f"{protocol}: PULSE at {model_rate} Hz: {key} {np.mean(values):+.2f} over "
+                      f"{len(values)} seeds ({', '.join(f'{v:+.2f}' for v in values)})",
+                      flush=True)
 
 
 def main() -> None:
@@ -168,6 +190,8 @@ def main() -> None:
     p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--runs", default="full_band_runs")
+    p.add_argument("--score_only", action="store_true",
+                   help="with --train: score the runs already in --runs, training nothing")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further pulse.py options for every run")
     args = p.parse_args()
