@@ -266,9 +266,10 @@ def build_model(config: dict) -> nn.Sequential:
 def mask_weights(teacher: dict, student: nn.Sequential) -> dict[str, torch.Tensor]:
     """The weights of a one-output mask network (a student, or a model adapted to one
     recording) that starts as the checkpoint dict ``teacher`` (same body): every layer below
-    the output copied; the output layer turned into one whose sigmoid is the teacher's mask. A PU teacher's 1x1 noise logit y becomes
-    the 3x3 kernel's centre tap of -y / s, s its mask scale (so sigmoid(-y / s) is kept
-    exactly); a MixIT teacher gives its speech channel; a NyTT teacher its own layer."""
+    the output copied; the output layer turned into one whose sigmoid is the teacher's mask.
+    A PU teacher's 1x1 noise logit y becomes the 3x3 kernel's centre tap of -y / s, s its
+    mask scale (so sigmoid(-y / s) is kept exactly); a MixIT teacher gives its speech
+    channel; a NyTT teacher its own layer."""
     output = f"{len(student) - 1}."
     weights = {key: value for key, value in teacher["model"].items()
                if not key.startswith(output)}
