@@ -107,3 +107,19 @@ def test_trains_at_32k_stores_the_rate_and_enhances_44k_stereo(tiny_corpus, tmp_
                    "--out_dir", str(tmp_path / "at16k"), "--quiet")
     assert result.returncode == 1
     assert "--sample_rate 32000 there, 16000 here" in result.stderr
+
+
+def test_config_files_for_a_48k_run_fit_its_clips(tmp_path, monkeypatch):
+    import create_config_files
+
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        sf.write(tmp_path / f"s{i}.wav", 0.1 * rng.standard_normal(24000), 48000)
+    sf.write(tmp_path / "noise.wav", 0.1 * rng.standard_normal(24 * 48000), 48000)
+    monkeypatch.chdir(tmp_path)
+    assert create_config_files.main(["--name", "hi", "--trainval", "s[0-3].wav", "--test",
+                                     "s[45].wav", "--noise", "noise.wav", "--n_val", "1",
+                                     "--wav_len", "96000", "--sample_rate", "48000"]) == 0
+    test = [float(line.split()[2]) for line in (tmp_path / "hi_test_set.txt").open()]
+    assert len(test) == 2 and all(21.6 <= start <= 22.0 for start in test)  # 2 s clips in
+    # the last tenth of a 24 s file: read as 16 kHz samples, 96000 would be 6 s and refused
