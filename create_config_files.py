@@ -192,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the rate pulse.py will train at (its --sample_rate)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     args = parser.parse_args(argv)
+    for option in ("wav_len", "sample_rate"):
+        if getattr(args, option) <= 0:
+            parser.error(f"--{option} must be a positive integer")
     if args.noisy and (args.trainval or args.test):
         parser.error("--noisy (recordings) goes without --trainval and --test (clean speech)")
     for option in ("test_noise", "val", "val_noise"):

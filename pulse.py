@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"({RATE_RANGE[0]}-{RATE_RANGE[1]} Hz; files at other rates are "
                         "resampled); stored in the checkpoint, so --enhance brings every "
                         "file to it. 16000 is the paper's; a higher rate lets the model "
-                        "hear and clean the band above 8 kHz")
+                        "hear the band above 8 kHz (measured in docs/one-recording.md)")
     g.add_argument("--feature", choices=FEATURES, default="linear",
                    help="network input: 'linear' is |X|/15 as in the reference code, 'power' is "
                         "|X|**(1/15) as described in the paper")
