@@ -161,8 +161,12 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
     model, method, spectral = model_from_state(state, device)
     jobs = find_inputs(inputs)
     clip_paths = noise_clip.clips_for(noise_clips, [source for source, _ in jobs]) or []
-    clips = [noise_clip.read_clip(clip, source, spectral)  # all checked before any output
-             for (source, _), clip in zip(jobs, clip_paths)]
+    read: dict[Path, np.ndarray] = {}  # every clip checked before any output, each read once
+    for (source, _), clip in zip(jobs, clip_paths):
+        noise_clip.check_channels(clip, source)
+        if clip not in read:
+            read[clip] = noise_clip.read_clip(clip, spectral)
+    clips = [read[clip] for clip in clip_paths]
     existing = [str(output_dir / rel) for _, rel in jobs if (output_dir / rel).exists()]
     if existing and not overwrite:
         raise dataset.DataError(f"{len(existing)} outputs exist already, e.g. {existing[0]}; "

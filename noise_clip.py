@@ -53,13 +53,17 @@ def _crops(wave: torch.Tensor, length: int, count: int, generator: torch.Generat
     return torch.stack([wave[s:s + length] for s in starts.tolist()])
 
 
-def read_clip(path: Path, source: Path, spectral: Spectral) -> np.ndarray:
-    """The noise clip of ``source`` as (T,) mono at the model's rate; one of another channel
-    count than ``source``, shorter than a frame or silent is refused."""
+def check_channels(path: Path, source: Path) -> None:
+    """Refuse a noise clip of another channel count than the recording ``source``."""
     channels = {name: audio.channel_count(name) for name in (source, path)}
     if channels[source] != channels[path]:
         raise DataError(f"{path}: the noise clip has {channels[path]} channels, {source} has "
                         f"{channels[source]}: record the clip with the same channels")
+
+
+def read_clip(path: Path, spectral: Spectral) -> np.ndarray:
+    """A noise clip as (T,) mono at the model's rate; one shorter than a frame or silent is
+    refused."""
     rate = spectral.sample_rate
     clip = audio.read_audio(path, rate=rate)
     if len(clip) < spectral.frame_len:

@@ -46,7 +46,8 @@ import enhance_files  # noqa: E402
 from benchmarks import corpora  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.development import PROTOCOLS, record  # noqa: E402
-from benchmarks.real_audio import AMBIENCE_ZIP, NOISE_PACKAGE, SETTINGS, fetch, run_pulse  # noqa: E402
+from benchmarks.real_audio import (AMBIENCE_ZIP, NOISE_PACKAGE, SETTINGS, fetch,  # noqa: E402
+                                   run_pulse)
 from metric import si_snr, si_snr_improvement  # noqa: E402
 from methods import model_from_state  # noqa: E402
 
