@@ -224,6 +224,10 @@ class Corpus:
     sample_rate: int = SAMPLE_RATE
     """Hz: every waveform is read at this rate (``wav_len`` samples of it a clip)."""
 
+    @property
+    def clip_s(self) -> float:
+        return self.wav_len / self.sample_rate
+
     def excerpt(self, name: str, root: str | None, start_s: float,
                 short: str = "refuse") -> tuple[np.ndarray, Path]:
         """(``wav_len`` samples of the file a config path names from ``start_s`` on, its
@@ -291,12 +295,10 @@ def tilted(waves: list[np.ndarray], db_per_octave: float,
     return [wave / scale for wave in out]
 
 
-def noise_excerpts(lines: list[Line], wav_len: int, extra: bool = True,
-                   rate: int = SAMPLE_RATE) -> list[Excerpt]:
-    """Every noise excerpt ``lines`` read (``wav_len`` samples at ``rate``): fields 2-3 and,
-    where given and ``extra``, 5-6 of a published-format line; the noise recording of a
-    recordings line."""
-    clip_s = wav_len / rate
+def noise_excerpts(lines: list[Line], clip_s: float, extra: bool = True) -> list[Excerpt]:
+    """Every noise excerpt of ``clip_s`` seconds ``lines`` read: fields 2-3 and, where given
+    and ``extra``, 5-6 of a published-format line; the noise recording of a recordings
+    line."""
     found = []
     for line in lines:
         named = [(line.noise, line.noise_start_s)]
@@ -306,19 +308,16 @@ def noise_excerpts(lines: list[Line], wav_len: int, extra: bool = True,
     return found
 
 
-def training_spans(lines: list[Line], wav_len: int, rate: int = SAMPLE_RATE) -> NoiseSpans:
+def training_spans(lines: list[Line], clip_s: float) -> NoiseSpans:
     """The span of each noise file that ``lines`` read, whole (see ``noise_spans.check`` for
     the spans less a run's test excerpts)."""
-    excerpts = noise_excerpts(lines, wav_len, rate=rate)
-    return {name: (span,) for name, span in read_spans(excerpts).items()}
+    return {name: (span,) for name, span in read_spans(noise_excerpts(lines, clip_s)).items()}
 
 
 def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
-                     wav_len: int, rate: int = SAMPLE_RATE) -> Line:
-    """``line`` with its noise example (``wav_len`` samples at ``rate``) moved to a random
-    start inside the spans of its file (the mixture of a published-format line is left as
-    it is)."""
-    clip_s = wav_len / rate
+                     clip_s: float) -> Line:
+    """``line`` with its noise example (``clip_s`` seconds) moved to a random start inside
+    the spans of its file (the mixture of a published-format line is left as it is)."""
     if isinstance(line, RecordingLine):
         return replace(line, noise_start_s=random_start(spans[line.noise], rng, clip_s))
     return replace(line, extra_noise_start_s=random_start(spans[line.extra_noise], rng, clip_s))
@@ -327,8 +326,7 @@ def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
 def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
     """The ``noise_profile`` of every noise recording that the recordings lines among
     ``lines`` name, over up to ``CALIBRATION_S`` of the span of it that they read."""
-    excerpts = noise_excerpts(lines, corpus.wav_len, rate=corpus.sample_rate)
-    spans, profiles = read_spans(excerpts), []
+    spans, profiles = read_spans(noise_excerpts(lines, corpus.clip_s)), []
     for name in sorted({line.noise for line in lines if isinstance(line, RecordingLine)}):
         low, high = spans[name]
         length = round(min(high - low, CALIBRATION_S) * corpus.sample_rate)
@@ -366,8 +364,7 @@ class ExampleSet(Dataset):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
         self.tilt_db = tilt_db
-        self.spans = spans if spans is not None else training_spans(lines, corpus.wav_len,
-                                                                    corpus.sample_rate)
+        self.spans = spans if spans is not None else training_spans(lines, corpus.clip_s)
         self.profiles = corpus.profiles
 
     def noise_profiles(self) -> tuple[NoiseProfile, ...]:
@@ -383,7 +380,7 @@ class ExampleSet(Dataset):
         line = self.lines[index]
         if self.fresh_noise:
             line = fresh_noise_line(line, self.spans, np.random.default_rng(
-                np.random.randint(2 ** 32)), self.corpus.wav_len, self.corpus.sample_rate)
+                np.random.randint(2 ** 32)), self.corpus.clip_s)
         try:
             if isinstance(line, RecordingLine):
                 profiles = self.noise_profiles() if self.second == "noise_paired" else None
@@ -473,7 +470,7 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         return infos[path]
 
     problems = []
-    excerpt_s = corpus.wav_len / corpus.sample_rate
+    excerpt_s = corpus.clip_s
 
     def check(name: str, root: str | None, start_s: float | None, short: str) -> None:
         path = resolve(name, root)

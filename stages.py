@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     opts, lines = settle(args, device)
     log.info("config files: %d training, %d validation, %d test examples; all files checked",
              *(len(lines[s]) for s in ("train", "val", "test")))
-    spans = checked_spans(lines, opts.wav_len, opts.sample_rate)
+    spans = checked_spans(lines, opts.wav_len / opts.sample_rate)
     choices = recipes.summary(opts, device)
     if opts.check_only:
         log.info(choices)

@@ -127,7 +127,7 @@ class RemixSet(Dataset):
         """A unit-std excerpt of ``line``'s noise example file."""
         if self.spans is not None:
             line = dataset.fresh_noise_line(line, self.spans, np.random.default_rng(
-                np.random.randint(2 ** 32)), self.corpus.wav_len, self.corpus.sample_rate)
+                np.random.randint(2 ** 32)), self.corpus.clip_s)
         name, start_s = ((line.noise, line.noise_start_s)
                          if isinstance(line, dataset.RecordingLine)
                          else (line.extra_noise, line.extra_noise_start_s))

@@ -74,16 +74,16 @@ def new_run_dir(method: str) -> Path:
     return path
 
 
-def checked_spans(lines: dict[str, list[dataset.Line]], wav_len: int, rate: int) -> NoiseSpans:
+def checked_spans(lines: dict[str, list[dataset.Line]], clip_s: float) -> NoiseSpans:
     """The parts of the noise files that training may draw fresh excerpts from
     (``noise_spans.check``): a test excerpt that overlaps a training excerpt is refused,
     one inside a training span is cut out of it, and validation excerpts that share noise
     with training are reported (the published protocol draws both from the same part). A
-    test line's fields 5-6, which scoring never reads, are not looked at. Clips are
-    ``wav_len`` samples at ``rate``."""
-    found = noise_spans.check(dataset.noise_excerpts(lines["train"], wav_len, rate=rate),
-                              dataset.noise_excerpts(lines["val"], wav_len, rate=rate),
-                              dataset.noise_excerpts(lines["test"], wav_len, False, rate))
+    test line's fields 5-6, which scoring never reads, are not looked at. Clips last
+    ``clip_s`` seconds."""
+    found = noise_spans.check(dataset.noise_excerpts(lines["train"], clip_s),
+                              dataset.noise_excerpts(lines["val"], clip_s),
+                              dataset.noise_excerpts(lines["test"], clip_s, extra=False))
     if found.refused:
         raise dataset.DataError("test lines read noise that training lines read:\n"
                                 + dataset.summarise(found.refused, 5))

@@ -26,20 +26,20 @@ LINES = [
 
 
 def test_spans_cover_every_noise_excerpt_the_lines_read():
-    spans = dataset.training_spans(LINES, wav_len=16000)  # 1 s clips
+    spans = dataset.training_spans(LINES, clip_s=1.0)
     assert spans == {"a.wav": ((1.0, 4.0),), "b.wav": ((2.0, 7.0),), "c.wav": ((4.0, 5.0),)}
 
 
 def test_fresh_excerpts_stay_inside_the_span_and_leave_the_mixture_alone():
-    spans = dataset.training_spans(LINES, wav_len=16000)
+    spans = dataset.training_spans(LINES, clip_s=1.0)
     rng = np.random.default_rng(0)
     starts = []
     for _ in range(200):
-        moved = dataset.fresh_noise_line(LINES[1], spans, rng, wav_len=16000)
+        moved = dataset.fresh_noise_line(LINES[1], spans, rng, clip_s=1.0)
         assert (moved.noise, moved.noise_start_s, moved.snr_db) == ("b.wav", 6.0, 5.0)
         starts.append(moved.extra_noise_start_s)
     assert 1.0 <= min(starts) < 1.1 and 2.9 < max(starts) <= 3.0  # a.wav: 1 s clips in 1-4 s
-    recording = dataset.fresh_noise_line(LINES[2], spans, rng, wav_len=16000)
+    recording = dataset.fresh_noise_line(LINES[2], spans, rng, clip_s=1.0)
     assert recording.noise_start_s == 4.0  # a span of one clip leaves one start
 
 
@@ -149,7 +149,7 @@ def test_the_tiny_corpus_reports_what_it_shares(tiny_corpus, split):
     lines = {name: dataset.read_config(getattr(tiny_corpus, name), dataset.EVAL_FIELDS
                                        if name != "train" else dataset.TRAIN_FIELDS)
              for name in ("train", "val", "test")}
-    excerpts = {name: dataset.noise_excerpts(value, 4000) for name, value in lines.items()}
+    excerpts = {name: dataset.noise_excerpts(value, 0.25) for name, value in lines.items()}
     found = noise_spans.check(excerpts["train"], excerpts["val"], excerpts["test"])
     assert not found.refused
     if split == "val":  # validation excerpts start in the training part, as published

@@ -51,7 +51,7 @@ def test_the_remix_is_the_estimate_and_training_noise_at_the_removed_level(tmp_p
     np.save(targets, estimates)
     np.save(student.levels_path(targets), np.array([0.5, 1.0, 2.0], np.float32))
     corpus = dataset.Corpus(None, str(tmp_path), RATE)
-    spans = dataset.training_spans(lines, RATE)
+    spans = dataset.training_spans(lines, 1.0)
     remix = student.RemixSet(lines, corpus, targets, spans)
     np.random.seed(0)
     noises = []
