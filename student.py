@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +27,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import checkpoint
 import dataset
 import distributed
-from methods import Method, build_model, enhance, mask_weights, model_from_state
+from methods import METHODS, Method, build_model, enhance, mask_weights, model_from_state
+from model import for_inference
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores
@@ -61,17 +63,18 @@ def levels_path(targets: Path) -> Path:
 def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
                     clips: dataset.ExampleSet, path: Path, launch: distributed.Launch,
                     device: torch.device, batch_size: int,
-                    autocast: Callable[[], AbstractContextManager], loader_options: dict
-                    ) -> None:
+                    autocast: Callable[[], AbstractContextManager], loader_options: dict,
+                    in_place: bool = False) -> None:
     """The teacher's estimates of ``clips``' noisy clips (first items) as a (N, T) float32
     .npy at ``path``, and beside it (``levels_path``) the (N,) rms of what it removed from
     each (noisy minus estimate: the noise level it heard). Each process enhances its share
     into one memory-mapped file on the shared run folder; the file appears under its name
-    only once complete, so a run stopped half-way computes it again."""
+    only once complete, so a run stopped half-way computes it again. ``in_place`` rewrites
+    existing files where they are, so that the loaders that map them read the new values."""
     count, length = len(clips), clips.corpus.wav_len
-    partial = path.with_name(f".{path.stem}.tmp.npy")
+    partial = path if in_place else path.with_name(f".{path.stem}.tmp.npy")
     partial_levels = levels_path(partial)
-    if launch.is_main:
+    if launch.is_main and not in_place:
         np.lib.format.open_memmap(partial, "w+", np.float32, (count, length)).flush()
         np.lib.format.open_memmap(partial_levels, "w+", np.float32, (count,)).flush()
     distributed.barrier()
@@ -92,7 +95,7 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
     levels.flush()
     del estimates, levels
     distributed.barrier()
-    if launch.is_main:
+    if launch.is_main and not in_place:
         partial_levels.replace(levels_path(path))
         partial.replace(path)
     distributed.barrier()
@@ -152,22 +155,41 @@ def options(opts: Options) -> Options:
     return Options(**{**vars(opts), "method": STUDENT_METHOD, "epochs": opts.student_epochs})
 
 
+def estimate_clips(opts: Options, launch: distributed.Launch, device: torch.device,
+                   model: nn.Module, method: Method, spectral: Spectral,
+                   lines: list[dataset.Line], corpus: dataset.Corpus, path: Path,
+                   in_place: bool = False) -> None:
+    """``write_estimates`` of the noisy clips of ``lines`` by the inference ``model``."""
+    started = time.time()
+    write_estimates(
+        model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
+        device, opts.eval_batch_size or opts.batch_size,
+        lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
+        dict(num_workers=loader_workers(opts)), in_place)
+    log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
+             time.time() - started)
+
+
 def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.device,
                       teacher: dict, lines: list[dataset.Line], corpus: dataset.Corpus,
                       path: Path) -> Path:
     """``path``, holding the ``teacher`` checkpoint's estimates of the noisy clips of
     ``lines`` (``write_estimates``), computed unless a stopped run left them."""
     if not path.exists():
-        model, method, spectral = model_from_state(teacher, device)
-        started = time.time()
-        write_estimates(
-            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
-            device, opts.eval_batch_size or opts.batch_size,
-            lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
-            dict(num_workers=loader_workers(opts)))
-        log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
-                 time.time() - started)
+        estimate_clips(opts, launch, device, *model_from_state(teacher, device), lines, corpus,
+                       path)
     return path
+
+
+@torch.no_grad()
+def follow(teacher: nn.Module, student: nn.Module, decay: float) -> None:
+    """An EMA teacher's step: teacher <- decay * teacher + (1 - decay) * student, for every
+    weight and floating-point buffer (BatchNorm statistics); counters are copied."""
+    for mine, theirs in zip(teacher.state_dict().values(), student.state_dict().values()):
+        if mine.is_floating_point():
+            mine.lerp_(theirs.to(mine.dtype), 1.0 - decay)
+        else:
+            mine.copy_(theirs)
 
 
 def student_round(opts: Options, launch: distributed.Launch, device: torch.device,
@@ -186,6 +208,18 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     start = StartingPoint(teacher_file, STUDENT_METHOD, mask_weights(
         teacher, build_model(model_config(student_opts))))
     trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
+    refresh = ema_estimates = None
+    if opts.student_ema is not None:
+        trainer.ema_teacher = build_model(model_config(student_opts)).to(device)
+        trainer.ema_teacher.load_state_dict(start.weights)
+        ema_estimates = partial(estimate_clips, opts, launch, device, lines=train_lines,
+                                corpus=corpus, path=targets, in_place=True)
+
+        def refresh() -> None:
+            """The teacher takes a step towards the student and estimates the clips again."""
+            follow(trainer.ema_teacher, trainer.model, opts.student_ema)
+            ema_estimates(for_inference(trainer.ema_teacher, device), METHODS[STUDENT_METHOD],
+                          trainer.spectral)
     loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans))
 
     def remixed_validation() -> Dataset:
@@ -198,9 +232,13 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     history = [row if row.get("stage") else {"stage": stage_name(0), **row}
                for row in teacher["history"]]  # a teacher trained without --student
     run = restore_progress(trainer, out_dir, device, history)
+    if ema_estimates is not None and run.next_epoch > 1:  # the resumed teacher's estimates
+        ema_estimates(for_inference(trainer.ema_teacher, device), METHODS[STUDENT_METHOD],
+                      trainer.spectral)
     log.info("student round %d: %d %s epochs from %s's estimates, starting as it, selected "
-             "by %s", round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
-             CRITERIA[criteria[0]])
-    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
+             "by %s%s", round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
+             CRITERIA[criteria[0]], "" if refresh is None else
+             f"; the teacher follows the student (decay {opts.student_ema})")
+    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir, refresh)
     return trainer, score_selected(student_opts, trainer, run, criteria, test_set,
                                    val_loaders, start)

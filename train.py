@@ -142,6 +142,9 @@ class Trainer:
         self.method: Method = method_for(self.model_config)
         self.fits_mask_scale = args.method == "PU" and args.mask == "soft"
         self.mask_scale: float | None = None
+        self.ema_teacher: nn.Module | None = None
+        """A student round's teacher that follows its student (``--student_ema``), kept in
+        the checkpoint."""
         self.model = build_model(self.model_config)
         if start is not None:
             load_into(self.model, start, args.method)
@@ -308,6 +311,8 @@ class Trainer:
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
+        if self.ema_teacher is not None:
+            self.ema_teacher.load_state_dict(state["ema_teacher"])
         if "best_by" not in state:  # written before selection criteria other than SI-SNRi
             old = state["best"]
             state["best_by"] = {} if old["model"] is None else {"val_si_snri_db": {
@@ -319,6 +324,8 @@ class Trainer:
                 "mask_scale": self.mask_scale, "prior": self.prior, "stage": self.stage,
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_by": best_by,
                 "history": history, "args": jsonable(vars(self.args)),
+                **({"ema_teacher": self.ema_teacher.state_dict()}
+                   if self.ema_teacher is not None else {}),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
                         "torch": torch.get_rng_state()}}
 
@@ -514,8 +521,9 @@ def restore_progress(trainer: Trainer, out_dir: Path, device: torch.device,
 
 def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler,
                val_loaders: dict[str, DataLoader], criteria: list[str], run: Progress,
-               out_dir: Path) -> None:
-    """Train, validate and checkpoint every remaining epoch."""
+               out_dir: Path, after_training: Callable[[], None] | None = None) -> None:
+    """Train, validate and checkpoint every remaining epoch; ``after_training`` runs after
+    each epoch's training, before its validation."""
     clips = len(loader.dataset) * (1 if trainer.shuffled_clips else trainer.method.clips_per_line)
     for epoch in range(run.next_epoch, trainer.epochs + 1):
         started = time.time()
@@ -524,6 +532,8 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
         sampler.set_epoch(epoch if trainer.reshuffles else 0)
         train_loss = trainer.train_epoch(loader, epoch)
         train_seconds = time.time() - started
+        if after_training is not None:
+            after_training()
         row = {"stage": stage_name(trainer.stage)} if trainer.args.student else {}
         row.update({"epoch": epoch, "train_loss": train_loss})
         trainer.fit_mask_scale(val_loaders[criteria[0]])

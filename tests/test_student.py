@@ -211,3 +211,39 @@ def test_noisy_target_training_teaches_two_rounds(tiny_corpus, tmp_path):
 def test_a_student_where_there_can_be_none_is_an_argparse_error(options, message):
     result = pulse(*options, "--check_only")
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_an_ema_teacher_steps_towards_its_student():
+    config = {"method": student.STUDENT_METHOD, "blocks": 1, "fcblocks": 0, "channels": 4,
+              "droprate": 0.2, "regulariser": "batchnorm", "frame_len": 64,
+              "feature": "linear", "input_norm": "frequency"}
+    teacher, pupil = build_model(config), build_model(config)
+    for net, value in ((teacher, 1.0), (pupil, 3.0)):
+        for tensor in net.state_dict().values():
+            tensor.fill_(value)
+    student.follow(teacher, pupil, 0.75)
+    for name, tensor in teacher.state_dict().items():
+        expected = 1.5 if tensor.is_floating_point() else 3  # counters are copied
+        assert torch.all(tensor == expected), name
+
+
+def test_an_ema_teacher_estimates_anew_each_epoch_and_resumes_exactly(tiny_corpus, default_run,
+                                                                      tmp_path):
+    fixed, _ = default_run
+    whole, stopped = tmp_path / "whole", tmp_path / "stop"
+    ema = ["--student_ema", "0.5"]
+    result = pulse(*TINY_SETTINGS, *tiny_corpus.options(), *ema, "--student_epochs", "3",
+                   "--out_dir", str(whole))
+    assert result.returncode == 0, result.stderr
+    assert "the teacher follows the student (decay 0.5)" in result.stderr
+    assert result.stderr.count("teacher estimates of") == 1 + 3  # then after every epoch
+    losses = [float(row["train_loss"]) for row in stage_rows(whole)]
+    fixed_losses = [float(row["train_loss"]) for row in stage_rows(fixed)]
+    assert losses[:3] == pytest.approx(fixed_losses[:3], rel=1e-6)  # the same first teacher
+    assert losses[3:] != pytest.approx(fixed_losses[3:], rel=1e-3)  # then it follows
+    assert pulse(*TINY_SETTINGS, *tiny_corpus.options(), *ema, "--student_epochs", "1",
+                 "--out_dir", str(stopped)).returncode == 0
+    assert pulse(*TINY_SETTINGS, *tiny_corpus.options(), *ema, "--student_epochs", "3",
+                 "--out_dir", str(stopped), "--resume").returncode == 0
+    resumed = [float(row["train_loss"]) for row in stage_rows(stopped)]
+    assert resumed == pytest.approx(losses, rel=1e-5)
