@@ -244,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "epoch its weights become DECAY x its own + (1 - DECAY) x the "
                         "student's, and it estimates the training clips again; default: the "
                         "teacher stays as it was selected")
+    g.add_argument("--student_pu_weight", type=non_negative_float, default=0.0, metavar="W",
+                   help="PU teachers: add the PU risk of the student on the real training "
+                        "clips and noise examples to its loss, W times as heavy (each term "
+                        "divided by its own size); default 0: the remix loss alone")
     g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform; auto: "
@@ -389,6 +393,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--student needs a teacher that learnt without clean speech "
                      f"({', '.join(STUDENT_TEACHERS)}); --method {args.method} has clean "
                      "speech to learn from")
+    if args.student_pu_weight > 0 and args.method != "PU":
+        parser.error("--student_pu_weight adds the PU risk of a PU teacher: use --method PU")
     if args.student_ema is not None and args.student == 0:
         parser.error("--student_ema is the teacher of a student round: give --student 1 or more")
     if args.resume and args.out_dir is None:

@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import checkpoint
 import dataset
 import distributed
-from methods import METHODS, Method, build_model, enhance, mask_weights, model_from_state
+from methods import (METHODS, AnchoredObjective, Method, build_model, enhance, mask_weights,
+                     model_from_state)
 from model import for_inference
 from noise_spans import NoiseSpans
 from recipes import Options
@@ -35,7 +36,7 @@ from report import Scores
 from spectral import Spectral
 from train import (CRITERIA, Trainer, build_trainer, loader_workers, model_config,
                    restore_progress, run_epochs, score_selected, stage_name, training_lines,
-                   validation_loaders)
+                   training_set, validation_loaders)
 from warm_start import StartingPoint
 
 log = logging.getLogger("pulse")
@@ -150,6 +151,21 @@ class RemixSet(Dataset):
         return torch.from_numpy(target), torch.from_numpy(noise).float()
 
 
+class AnchoredSet(Dataset):
+    """A student's remix pair followed by its teacher's training pair of the same line:
+    (target, remix noise, noisy clip, noise example) float32 tensors
+    (``methods.AnchoredObjective``)."""
+
+    def __init__(self, remix: RemixSet, pairs: dataset.ExampleSet):
+        self.remix, self.pairs = remix, pairs
+
+    def __len__(self) -> int:
+        return len(self.remix)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return (*self.remix[index], *self.pairs[index])
+
+
 def options(opts: Options) -> Options:
     """A student round's options: the run's, with the student's method and epochs."""
     return Options(**{**vars(opts), "method": STUDENT_METHOD, "epochs": opts.student_epochs})
@@ -220,7 +236,13 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
             follow(trainer.ema_teacher, trainer.model, opts.student_ema)
             ema_estimates(for_inference(trainer.ema_teacher, device), METHODS[STUDENT_METHOD],
                           trainer.spectral)
-    loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans))
+    remix: Dataset = RemixSet(train_lines, corpus, targets, spans)
+    if opts.student_pu_weight > 0:
+        trainer.objective = AnchoredObjective(trainer.objective, METHODS["PU"].objective(
+            opts, teacher["prior"]), opts.student_pu_weight)
+        remix = AnchoredSet(remix, training_set(opts, lines["train"], corpus, METHODS["PU"],
+                                                spans))
+    loader, sampler = trainer.train_loader(remix)
 
     def remixed_validation() -> Dataset:
         return RemixSet(lines["val"], corpus, teacher_estimates(

@@ -197,16 +197,14 @@ class Trainer:
         first_bad = torch.tensor(-1, device=self.device)
         batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
         steps = len(loader)
-        for step, (noisy, second) in enumerate(batches):
+        for step, batch in enumerate(batches):
             lr = learning_rate(self.base_lr, self.lr_schedule,
                                ((epoch - 1) * steps + step) / (self.epochs * steps))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            noisy = noisy.to(self.device, non_blocking=True)
-            second = second.to(self.device, non_blocking=True)
+            batch = [tensor.to(self.device, non_blocking=True) for tensor in batch]
             with self.autocast():
-                objective, reported = self.objective(self.train_model, self.spectral, noisy,
-                                                     second)
+                objective, reported = self.objective(self.train_model, self.spectral, *batch)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
