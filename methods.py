@@ -22,9 +22,8 @@ from spectral import Spectral
 
 StepResult = tuple[torch.Tensor, torch.Tensor]
 """(objective to back-propagate, loss to report), both scalars."""
-Objective = Callable[..., StepResult]
-"""A method's training step with its options bound: (model, spectral, *the batch's tensors),
-the batch a (first, second) pair but for an anchored student's (``AnchoredObjective``)."""
+Objective = Callable[[nn.Module, Spectral, torch.Tensor, torch.Tensor], StepResult]
+"""A method's training step with its options bound: (model, spectral, first, second)."""
 
 
 @dataclass(frozen=True)
@@ -95,31 +94,6 @@ class RemixObjective:
         estimate = spectral.istft(torch.sigmoid(logits) * spec, mixture.shape[-1])
         value = -si_snr(estimate, target).mean().float()
         return value, value.detach()
-
-
-@dataclass(frozen=True)
-class AnchoredObjective:
-    """A student's remix loss anchored to the real recordings by its teacher's PU risk: the
-    student's signal logit z read as the noise logit -z of a PU classifier, its risk on
-    (B, T) ``noisy`` training clips and (B, T) ``noise`` examples added with ``weight`` to
-    the remix loss of (B, T) ``target`` and ``remix_noise``, each term divided by its own
-    (detached) magnitude so that their units do not set the mix. Without the PU pair (a
-    validation batch) the remix loss alone; the remix loss is what it reports."""
-
-    remix: RemixObjective
-    pu: PUObjective
-    weight: float
-
-    def __call__(self, model: nn.Module, spectral: Spectral, target: torch.Tensor,
-                 remix_noise: torch.Tensor, noisy: torch.Tensor | None = None,
-                 noise: torch.Tensor | None = None) -> StepResult:
-        value, reported = self.remix(model, spectral, target, remix_noise)
-        if noisy is None:
-            return value, reported
-        risk, risk_reported = self.pu(lambda features: -model(features), spectral, noisy, noise)
-        mixed = (value / reported.abs().clamp_min(1e-3)
-                 + self.weight * risk / risk_reported.abs().clamp_min(1e-3))
-        return mixed, reported
 
 
 @dataclass(frozen=True)

@@ -239,15 +239,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "under --recipe reference")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
-    g.add_argument("--student_ema", type=rate, default=None, metavar="DECAY",
-                   help="a teacher that follows its student (RemixIT's): after every student "
-                        "epoch its weights become DECAY x its own + (1 - DECAY) x the "
-                        "student's, and it estimates the training clips again; default: the "
-                        "teacher stays as it was selected")
-    g.add_argument("--student_pu_weight", type=non_negative_float, default=0.0, metavar="W",
-                   help="PU teachers: add the PU risk of the student on the real training "
-                        "clips and noise examples to its loss, W times as heavy (each term "
-                        "divided by its own size); default 0: the remix loss alone")
     g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform; auto: "
@@ -393,10 +384,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--student needs a teacher that learnt without clean speech "
                      f"({', '.join(STUDENT_TEACHERS)}); --method {args.method} has clean "
                      "speech to learn from")
-    if args.student_pu_weight > 0 and args.method != "PU":
-        parser.error("--student_pu_weight adds the PU risk of a PU teacher: use --method PU")
-    if args.student_ema is not None and args.student == 0:
-        parser.error("--student_ema is the teacher of a student round: give --student 1 or more")
     if args.resume and args.out_dir is None:
         parser.error("--resume needs --out_dir, the run to continue")
     return args

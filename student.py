@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AbstractContextManager
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -27,16 +26,14 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import checkpoint
 import dataset
 import distributed
-from methods import (METHODS, AnchoredObjective, Method, build_model, enhance, mask_weights,
-                     model_from_state)
-from model import for_inference
+from methods import Method, build_model, enhance, mask_weights, model_from_state
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores
 from spectral import Spectral
 from train import (CRITERIA, Trainer, build_trainer, loader_workers, model_config,
                    restore_progress, run_epochs, score_selected, stage_name, training_lines,
-                   training_set, validation_loaders)
+                   validation_loaders)
 from warm_start import StartingPoint
 
 log = logging.getLogger("pulse")
@@ -64,18 +61,17 @@ def levels_path(targets: Path) -> Path:
 def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
                     clips: dataset.ExampleSet, path: Path, launch: distributed.Launch,
                     device: torch.device, batch_size: int,
-                    autocast: Callable[[], AbstractContextManager], loader_options: dict,
-                    in_place: bool = False) -> None:
+                    autocast: Callable[[], AbstractContextManager], loader_options: dict
+                    ) -> None:
     """The teacher's estimates of ``clips``' noisy clips (first items) as a (N, T) float32
     .npy at ``path``, and beside it (``levels_path``) the (N,) rms of what it removed from
     each (noisy minus estimate: the noise level it heard). Each process enhances its share
     into one memory-mapped file on the shared run folder; the file appears under its name
-    only once complete, so a run stopped half-way computes it again. ``in_place`` rewrites
-    existing files where they are, so that the loaders that map them read the new values."""
+    only once complete, so a run stopped half-way computes it again."""
     count, length = len(clips), clips.corpus.wav_len
-    partial = path if in_place else path.with_name(f".{path.stem}.tmp.npy")
+    partial = path.with_name(f".{path.stem}.tmp.npy")
     partial_levels = levels_path(partial)
-    if launch.is_main and not in_place:
+    if launch.is_main:
         np.lib.format.open_memmap(partial, "w+", np.float32, (count, length)).flush()
         np.lib.format.open_memmap(partial_levels, "w+", np.float32, (count,)).flush()
     distributed.barrier()
@@ -96,7 +92,7 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
     levels.flush()
     del estimates, levels
     distributed.barrier()
-    if launch.is_main and not in_place:
+    if launch.is_main:
         partial_levels.replace(levels_path(path))
         partial.replace(path)
     distributed.barrier()
@@ -151,39 +147,9 @@ class RemixSet(Dataset):
         return torch.from_numpy(target), torch.from_numpy(noise).float()
 
 
-class AnchoredSet(Dataset):
-    """A student's remix pair followed by its teacher's training pair of the same line:
-    (target, remix noise, noisy clip, noise example) float32 tensors
-    (``methods.AnchoredObjective``)."""
-
-    def __init__(self, remix: RemixSet, pairs: dataset.ExampleSet):
-        self.remix, self.pairs = remix, pairs
-
-    def __len__(self) -> int:
-        return len(self.remix)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
-        return (*self.remix[index], *self.pairs[index])
-
-
 def options(opts: Options) -> Options:
     """A student round's options: the run's, with the student's method and epochs."""
     return Options(**{**vars(opts), "method": STUDENT_METHOD, "epochs": opts.student_epochs})
-
-
-def estimate_clips(opts: Options, launch: distributed.Launch, device: torch.device,
-                   model: nn.Module, method: Method, spectral: Spectral,
-                   lines: list[dataset.Line], corpus: dataset.Corpus, path: Path,
-                   in_place: bool = False) -> None:
-    """``write_estimates`` of the noisy clips of ``lines`` by the inference ``model``."""
-    started = time.time()
-    write_estimates(
-        model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
-        device, opts.eval_batch_size or opts.batch_size,
-        lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
-        dict(num_workers=loader_workers(opts)), in_place)
-    log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
-             time.time() - started)
 
 
 def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.device,
@@ -192,20 +158,16 @@ def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.d
     """``path``, holding the ``teacher`` checkpoint's estimates of the noisy clips of
     ``lines`` (``write_estimates``), computed unless a stopped run left them."""
     if not path.exists():
-        estimate_clips(opts, launch, device, *model_from_state(teacher, device), lines, corpus,
-                       path)
+        model, method, spectral = model_from_state(teacher, device)
+        started = time.time()
+        write_estimates(
+            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
+            device, opts.eval_batch_size or opts.batch_size,
+            lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
+            dict(num_workers=loader_workers(opts)))
+        log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
+                 time.time() - started)
     return path
-
-
-@torch.no_grad()
-def follow(teacher: nn.Module, student: nn.Module, decay: float) -> None:
-    """An EMA teacher's step: teacher <- decay * teacher + (1 - decay) * student, for every
-    weight and floating-point buffer (BatchNorm statistics); counters are copied."""
-    for mine, theirs in zip(teacher.state_dict().values(), student.state_dict().values()):
-        if mine.is_floating_point():
-            mine.lerp_(theirs.to(mine.dtype), 1.0 - decay)
-        else:
-            mine.copy_(theirs)
 
 
 def student_round(opts: Options, launch: distributed.Launch, device: torch.device,
@@ -224,25 +186,7 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     start = StartingPoint(teacher_file, STUDENT_METHOD, mask_weights(
         teacher, build_model(model_config(student_opts))))
     trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
-    refresh = ema_estimates = None
-    if opts.student_ema is not None:
-        trainer.ema_teacher = build_model(model_config(student_opts)).to(device)
-        trainer.ema_teacher.load_state_dict(start.weights)
-        ema_estimates = partial(estimate_clips, opts, launch, device, lines=train_lines,
-                                corpus=corpus, path=targets, in_place=True)
-
-        def refresh() -> None:
-            """The teacher takes a step towards the student and estimates the clips again."""
-            follow(trainer.ema_teacher, trainer.model, opts.student_ema)
-            ema_estimates(for_inference(trainer.ema_teacher, device), METHODS[STUDENT_METHOD],
-                          trainer.spectral)
-    remix: Dataset = RemixSet(train_lines, corpus, targets, spans)
-    if opts.student_pu_weight > 0:
-        trainer.objective = AnchoredObjective(trainer.objective, METHODS["PU"].objective(
-            opts, teacher["prior"]), opts.student_pu_weight)
-        remix = AnchoredSet(remix, training_set(opts, lines["train"], corpus, METHODS["PU"],
-                                                spans))
-    loader, sampler = trainer.train_loader(remix)
+    loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans))
 
     def remixed_validation() -> Dataset:
         return RemixSet(lines["val"], corpus, teacher_estimates(
@@ -254,13 +198,9 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     history = [row if row.get("stage") else {"stage": stage_name(0), **row}
                for row in teacher["history"]]  # a teacher trained without --student
     run = restore_progress(trainer, out_dir, device, history)
-    if ema_estimates is not None and run.next_epoch > 1:  # the resumed teacher's estimates
-        ema_estimates(for_inference(trainer.ema_teacher, device), METHODS[STUDENT_METHOD],
-                      trainer.spectral)
     log.info("student round %d: %d %s epochs from %s's estimates, starting as it, selected "
-             "by %s%s", round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
-             CRITERIA[criteria[0]], "" if refresh is None else
-             f"; the teacher follows the student (decay {opts.student_ema})")
-    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir, refresh)
+             "by %s", round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
+             CRITERIA[criteria[0]])
+    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
     return trainer, score_selected(student_opts, trainer, run, criteria, test_set,
                                    val_loaders, start)

@@ -142,9 +142,6 @@ class Trainer:
         self.method: Method = method_for(self.model_config)
         self.fits_mask_scale = args.method == "PU" and args.mask == "soft"
         self.mask_scale: float | None = None
-        self.ema_teacher: nn.Module | None = None
-        """A student round's teacher that follows its student (``--student_ema``), kept in
-        the checkpoint."""
         self.model = build_model(self.model_config)
         if start is not None:
             load_into(self.model, start, args.method)
@@ -197,14 +194,16 @@ class Trainer:
         first_bad = torch.tensor(-1, device=self.device)
         batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
         steps = len(loader)
-        for step, batch in enumerate(batches):
+        for step, (noisy, second) in enumerate(batches):
             lr = learning_rate(self.base_lr, self.lr_schedule,
                                ((epoch - 1) * steps + step) / (self.epochs * steps))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            batch = [tensor.to(self.device, non_blocking=True) for tensor in batch]
+            noisy = noisy.to(self.device, non_blocking=True)
+            second = second.to(self.device, non_blocking=True)
             with self.autocast():
-                objective, reported = self.objective(self.train_model, self.spectral, *batch)
+                objective, reported = self.objective(self.train_model, self.spectral, noisy,
+                                                     second)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
@@ -309,8 +308,6 @@ class Trainer:
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
-        if self.ema_teacher is not None:
-            self.ema_teacher.load_state_dict(state["ema_teacher"])
         if "best_by" not in state:  # written before selection criteria other than SI-SNRi
             old = state["best"]
             state["best_by"] = {} if old["model"] is None else {"val_si_snri_db": {
@@ -322,8 +319,6 @@ class Trainer:
                 "mask_scale": self.mask_scale, "prior": self.prior, "stage": self.stage,
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_by": best_by,
                 "history": history, "args": jsonable(vars(self.args)),
-                **({"ema_teacher": self.ema_teacher.state_dict()}
-                   if self.ema_teacher is not None else {}),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
                         "torch": torch.get_rng_state()}}
 
@@ -519,9 +514,8 @@ def restore_progress(trainer: Trainer, out_dir: Path, device: torch.device,
 
 def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler,
                val_loaders: dict[str, DataLoader], criteria: list[str], run: Progress,
-               out_dir: Path, after_training: Callable[[], None] | None = None) -> None:
-    """Train, validate and checkpoint every remaining epoch; ``after_training`` runs after
-    each epoch's training, before its validation."""
+               out_dir: Path) -> None:
+    """Train, validate and checkpoint every remaining epoch."""
     clips = len(loader.dataset) * (1 if trainer.shuffled_clips else trainer.method.clips_per_line)
     for epoch in range(run.next_epoch, trainer.epochs + 1):
         started = time.time()
@@ -530,8 +524,6 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
         sampler.set_epoch(epoch if trainer.reshuffles else 0)
         train_loss = trainer.train_epoch(loader, epoch)
         train_seconds = time.time() - started
-        if after_training is not None:
-            after_training()
         row = {"stage": stage_name(trainer.stage)} if trainer.args.student else {}
         row.update({"epoch": epoch, "train_loss": train_loss})
         trainer.fit_mask_scale(val_loaders[criteria[0]])

@@ -17,8 +17,8 @@ import dataset
 import distributed
 import student
 from conftest import TINY_RUN, TINY_SETTINGS
-from methods import (AnchoredObjective, PUObjective, RemixObjective, build_model, enhance,
-                     mask_weights, method_for, pn_objective)
+from methods import (RemixObjective, build_model, enhance, mask_weights, method_for,
+                     pn_objective)
 from metric import si_snr
 from spectral import Spectral
 from test_pulse import pulse
@@ -207,75 +207,7 @@ def test_noisy_target_training_teaches_two_rounds(tiny_corpus, tmp_path):
 @pytest.mark.parametrize("options, message", [
     (["--recipe", "reference", "--student", "1"], "has none: use --recipe pulse"),
     (["--method", "PN", "--student", "1"], "--method PN has clean speech"),
-    (["--method", "MixIT", "--student", "1", "--student_pu_weight", "1"], "use --method PU"),
-    (["--student", "0", "--student_ema", "0.8"], "give --student 1 or more"),
 ])
 def test_a_student_where_there_can_be_none_is_an_argparse_error(options, message):
     result = pulse(*options, "--check_only")
     assert result.returncode == 2 and message in result.stderr
-
-
-def test_an_ema_teacher_steps_towards_its_student():
-    config = {"method": student.STUDENT_METHOD, "blocks": 1, "fcblocks": 0, "channels": 4,
-              "droprate": 0.2, "regulariser": "batchnorm", "frame_len": 64,
-              "feature": "linear", "input_norm": "frequency"}
-    teacher, pupil = build_model(config), build_model(config)
-    for net, value in ((teacher, 1.0), (pupil, 3.0)):
-        for tensor in net.state_dict().values():
-            tensor.fill_(value)
-    student.follow(teacher, pupil, 0.75)
-    for name, tensor in teacher.state_dict().items():
-        expected = 1.5 if tensor.is_floating_point() else 3  # counters are copied
-        assert torch.all(tensor == expected), name
-
-
-def test_an_ema_teacher_estimates_anew_each_epoch_and_resumes_exactly(tiny_corpus, default_run,
-                                                                      tmp_path):
-    fixed, _ = default_run
-    whole, stopped = tmp_path / "whole", tmp_path / "stop"
-    ema = ["--student_ema", "0.5"]
-    result = pulse(*TINY_SETTINGS, *tiny_corpus.options(), *ema, "--student_epochs", "3",
-                   "--out_dir", str(whole))
-    assert result.returncode == 0, result.stderr
-    assert "the teacher follows the student (decay 0.5)" in result.stderr
-    assert result.stderr.count("teacher estimates of") == 1 + 3  # then after every epoch
-    losses = [float(row["train_loss"]) for row in stage_rows(whole)]
-    fixed_losses = [float(row["train_loss"]) for row in stage_rows(fixed)]
-    assert losses[:3] == pytest.approx(fixed_losses[:3], rel=1e-6)  # the same first teacher
-    assert losses[3:] != pytest.approx(fixed_losses[3:], rel=1e-3)  # then it follows
-    assert pulse(*TINY_SETTINGS, *tiny_corpus.options(), *ema, "--student_epochs", "1",
-                 "--out_dir", str(stopped)).returncode == 0
-    assert pulse(*TINY_SETTINGS, *tiny_corpus.options(), *ema, "--student_epochs", "3",
-                 "--out_dir", str(stopped), "--resume").returncode == 0
-    resumed = [float(row["train_loss"]) for row in stage_rows(stopped)]
-    assert resumed == pytest.approx(losses, rel=1e-5)
-
-
-def test_an_anchored_student_adds_the_pu_risk_of_its_negated_logit():
-    torch.manual_seed(0)
-    config = {"method": student.STUDENT_METHOD, "blocks": 1, "fcblocks": 0, "channels": 4,
-              "droprate": 0.2, "regulariser": "batchnorm", "frame_len": 64,
-              "feature": "linear", "input_norm": "none"}
-    model, spectral = build_model(config).eval(), Spectral(64)
-    target, remix_noise, noisy, noise = torch.randn(4, 2, 4000).unbind()
-    remix, pu = RemixObjective("si_snr"), PUObjective(0.6)
-    anchored = AnchoredObjective(remix, pu, 2.0)
-    remix_value, remix_reported = remix(model, spectral, target, remix_noise)
-    risk, risk_reported = pu(lambda x: -model(x), spectral, noisy, noise)
-    value, reported = anchored(model, spectral, target, remix_noise, noisy, noise)
-    torch.testing.assert_close(value, remix_value / remix_reported.abs()
-                               + 2.0 * risk / risk_reported.abs())
-    torch.testing.assert_close(reported, remix_reported)
-    assert anchored(model, spectral, target, remix_noise)[0] == remix_value  # validation
-
-
-def test_an_anchored_student_learns_from_the_pu_risk(tiny_corpus, tmp_path):
-    losses = {}
-    for weight in ("1", "1e-9"):  # the same data drawn in the same order, the risk's weight apart
-        out = tmp_path / weight
-        result = pulse(*TINY_SETTINGS, *tiny_corpus.options(), "--student_pu_weight", weight,
-                       "--student_epochs", "2", "--out_dir", str(out))
-        assert result.returncode == 0, result.stderr
-        losses[weight] = [float(row["train_loss"]) for row in stage_rows(out)]
-    assert losses["1"][:2] == pytest.approx(losses["1e-9"][:2], rel=1e-6)  # the teacher
-    assert losses["1"][2:] != pytest.approx(losses["1e-9"][2:], rel=1e-4)
