@@ -239,13 +239,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "under --recipe reference")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
-    g.add_argument("--student_excerpts", choices=("fresh", "fixed"), default="fresh",
-                   help="the student's remix noise: an excerpt drawn afresh every epoch "
-                        "inside the training span of the line's noise file, or the one the "
-                        "line names")
-    g.add_argument("--student_level_db", type=non_negative_float, default=0.0, metavar="DB",
-                   help="the remix noise's level drawn anew each time within DB dB either "
-                        "way of the level the teacher removed from the clip (0: that level)")
     g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform; auto: "

@@ -105,18 +105,17 @@ class RemixSet(Dataset):
     noise recording of a recordings line) brought to the rms of the noise the teacher
     removed from the clip. With ``spans`` (the span of each noise file the training lines
     read) the excerpt starts anew at random inside it every time, drawn from NumPy's global
-    generator; without, it is read where the line says. With ``level_db``, its level moves
-    by up to that many dB either way, drawn anew every time from the same generator.
-    ``methods.RemixObjective`` adds the two."""
+    generator; without, it is read where the line says. ``methods.RemixObjective`` adds
+    the two."""
 
     def __init__(self, lines: list[dataset.Line], corpus: dataset.Corpus, targets: Path,
-                 spans: NoiseSpans | None = None, level_db: float = 0.0):
+                 spans: NoiseSpans | None = None):
         unpaired = [line.origin for line in lines
                     if isinstance(line, dataset.ConfigLine) and line.extra_noise is None]
         if unpaired:
             raise dataset.DataError(f"{unpaired[0]}: a student needs a noise example on every "
                                     "line (6-field lines or recordings lines)")
-        self.lines, self.corpus, self.spans, self.level_db = lines, corpus, spans, level_db
+        self.lines, self.corpus, self.spans = lines, corpus, spans
         self.targets_file = targets
         self.targets: np.ndarray | None = None  # memory-mapped in each loader worker
         self.levels: np.ndarray | None = None
@@ -142,8 +141,6 @@ class RemixSet(Dataset):
         line = self.lines[index]
         try:
             noise = self.noise_example(line) * float(self.levels[index])
-            if self.level_db:
-                noise = noise * 10 ** (np.random.uniform(-self.level_db, self.level_db) / 20)
         except dataset.DataError as err:
             raise dataset.DataError(f"{line.origin}: {err}") from None
         target = np.array(self.targets[index], dtype=np.float32)
@@ -189,9 +186,7 @@ def student_round(opts: Options, launch: distributed.Launch, device: torch.devic
     start = StartingPoint(teacher_file, STUDENT_METHOD, mask_weights(
         teacher, build_model(model_config(student_opts))))
     trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
-    loader, sampler = trainer.train_loader(RemixSet(
-        train_lines, corpus, targets, spans if opts.student_excerpts == "fresh" else None,
-        opts.student_level_db))
+    loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans))
 
     def remixed_validation() -> Dataset:
         return RemixSet(lines["val"], corpus, teacher_estimates(

@@ -66,10 +66,6 @@ def test_the_remix_is_the_estimate_and_training_noise_at_the_removed_level(tmp_p
     fixed = student.RemixSet(lines, corpus, targets)  # validation: where the line says
     said = dataset.standardise(audio.read_excerpt(tmp_path / "n.wav", 2.0, RATE), "n.wav")
     assert torch.allclose(fixed[1][1], torch.from_numpy(said).float(), atol=1e-6)
-    moved = student.RemixSet(lines, corpus, targets, level_db=6.0)
-    ratios_db = [20 * np.log10(moved[1][1].std().item() / fixed[1][1].std().item())
-                 for _ in range(50)]
-    assert max(np.abs(ratios_db)) <= 6.0 + 1e-3 and np.std(ratios_db) > 2.0
 
 
 def test_a_student_needs_a_noise_example_on_every_line(tmp_path):
