@@ -226,6 +226,7 @@ class Corpus:
 
     @property
     def clip_s(self) -> float:
+        """Seconds of one clip (``wav_len`` samples at ``sample_rate``)."""
         return self.wav_len / self.sample_rate
 
     def excerpt(self, name: str, root: str | None, start_s: float,
@@ -470,7 +471,6 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         return infos[path]
 
     problems = []
-    excerpt_s = corpus.clip_s
 
     def check(name: str, root: str | None, start_s: float | None, short: str) -> None:
         path = resolve(name, root)
@@ -480,7 +480,7 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         elif start_s is not None and not excerpt_fits(start_s, corpus.wav_len, found.samplerate,
                                                       found.frames, short, corpus.sample_rate):
             problems.append(f"{line.origin}: {_named(name, path)}: lasts "
-                            f"{found.duration:.3f} s, too short for {excerpt_s:.3f} s from "
+                            f"{found.duration:.3f} s, too short for {corpus.clip_s:.3f} s from "
                             f"{start_s:g} s")
 
     for line in lines:

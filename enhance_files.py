@@ -5,10 +5,10 @@ it was trained with ``--sample_rate``), masked, and brought back, so each output
 input's rate, channel count, length and format (WAV, FLAC or OGG, same subtype). Above
 the model's Nyquist frequency (8 kHz for a 16 kHz model), which the model never hears, the
 input's band is kept under the gain the model applied to its top octave (4-8 kHz for a
-16 kHz model) in the same frames (``band_gain``). A file is read, enhanced and written ``SEGMENT_S``
-seconds at a time with ``MARGIN_S`` of context on both sides, and the CNN runs over
-overlapping chunks whose margins cover its receptive field, so a long file needs bounded
-memory and gives the samples whole-file processing would.
+16 kHz model) in the same frames (``band_gain``). A file is read, enhanced and written
+``SEGMENT_S`` seconds at a time with ``MARGIN_S`` of context on both sides, and the CNN runs
+over overlapping chunks whose margins cover its receptive field, so a long file needs
+bounded memory and gives the samples whole-file processing would.
 """
 from __future__ import annotations
 

@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     opts, lines = settle(args, device)
     log.info("config files: %d training, %d validation, %d test examples; all files checked",
              *(len(lines[s]) for s in ("train", "val", "test")))
-    spans = checked_spans(lines, opts.wav_len / opts.sample_rate)
+    corpus = dataset.Corpus(opts.clean_path, opts.noise_path, opts.wav_len, opts.resampler,
+                            sample_rate=opts.sample_rate)
+    spans = checked_spans(lines, corpus.clip_s)
     choices = recipes.summary(opts, device)
     if opts.check_only:
         log.info(choices)
@@ -49,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
     log.info(choices)
     # the noise level of a recordings line's noise example is matched against every noise
     # recording of the run, the validation files' too (none for published-format lines)
-    corpus = dataset.Corpus(opts.clean_path, opts.noise_path, opts.wav_len, opts.resampler,
-                            sample_rate=opts.sample_rate)
     corpus = corpus.with_noise_profiles(lines["train"] + lines["val"])
     test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
     resumed = saved_stage(out_dir)
