@@ -6,6 +6,7 @@ and ``RATE_RANGE``) and how a file at another rate is brought to a run's (``RESA
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
@@ -141,6 +142,61 @@ def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
     if len(wave) >= num_samples:
         return wave[:num_samples]
     return np.pad(wave, (0, num_samples - len(wave)))
+
+
+@dataclass
+class Content:
+    """What a scan of (T, C) sample blocks found: how many frames, whether every sample was
+    finite, and each channel's lowest and highest sample."""
+
+    frames: int = 0
+    finite: bool = True
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+    def add(self, block: np.ndarray) -> None:
+        """Count a (T, C) block of samples."""
+        if not len(block):
+            return
+        self.frames += len(block)
+        self.finite = self.finite and bool(np.all(np.isfinite(block)))
+        low, high = block.min(0), block.max(0)
+        self.low = low if self.low is None else np.minimum(self.low, low)
+        self.high = high if self.high is None else np.maximum(self.high, high)
+
+    @property
+    def varies(self) -> bool:
+        """Whether some channel holds more than one value (a signal, not silence or DC)."""
+        return self.low is not None and bool(np.any(self.high > self.low))
+
+    def problem(self) -> str | None:
+        """What makes these samples unusable as a recording, worded after a file name; None
+        if nothing does."""
+        if not self.frames:
+            return "holds no audio samples (0 frames)"
+        if not self.finite:
+            return "contains NaN or infinite samples"
+        if not self.varies:
+            if not np.any(self.low) and not np.any(self.high):
+                return "is silent: every sample is 0"
+            return "holds only a constant (DC) value in every channel, no signal"
+        return None
+
+
+READ_ERRORS = (sf.LibsndfileError, RuntimeError, OSError)
+"""What soundfile raises for a file it cannot read."""
+
+
+def scan(path, whole: bool = True, block: int = 1 << 16) -> tuple[sf._SoundFileInfo, Content]:
+    """(header, ``Content``) of an audio file, read ``block`` frames at a time: every block,
+    or (``whole=False``) until the first that shows a signal. Raises ``READ_ERRORS``."""
+    content = Content()
+    info = sf.info(str(path))
+    for data in sf.blocks(str(path), blocksize=block, dtype="float64", always_2d=True):
+        content.add(data)
+        if not whole and content.varies:
+            break
+    return info, content
 
 
 def channel_count(path) -> int:

@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
+import audio
 from audio import SAMPLE_RATE, DataError, excerpt_fits, fit_length, read_audio, read_excerpt
 from noise_level import CALIBRATION_S, NoiseProfile, noise_level_gain, noise_profile
 from noise_spans import Excerpt, NoiseSpans, random_start, read_spans
@@ -434,27 +435,22 @@ def _named(config_path: str, path: Path) -> str:
     return config_path if Path(config_path) == path else f"{config_path} (looked for as {path})"
 
 
-def audio_problem(path: Path, block: int = 16384) -> sf._SoundFileInfo | str:
-    """The file's header, or what makes it unusable: unreadable, no samples, only zeros."""
+def audio_problem(path: Path) -> sf._SoundFileInfo | str:
+    """The file's header, or what makes it unusable: unreadable, no samples, only zeros or
+    one constant value (read up to its first block that varies)."""
     try:
-        found = sf.info(str(path))
-        if found.frames == 0:
-            return "holds no audio samples (0 frames)"
-        for data in sf.blocks(str(path), blocksize=block, dtype="float32"):
-            if np.any(data):
-                return found
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        found, content = audio.scan(path, whole=False)
+    except audio.READ_ERRORS as err:
         return f"not readable as audio ({err})"
-    return "is silent: every sample is 0"
+    return content.problem() or found
 
 
 def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
     """Header-only check of every file the lines refer to.
 
     Returns (problems as ``FILE:LINE: ...`` messages, number of missing files):
-    a file must exist, be readable audio, hold samples and not only zeros (read up to
-    its first non-zero block), and every noise file must hold ``wav_len`` samples after
-    the line's start time.
+    a file must exist, be readable audio and hold a signal (``audio_problem``), and every
+    noise file must hold ``wav_len`` samples after the line's start time.
     """
     infos: dict[Path, sf._SoundFileInfo | str] = {}
     missing: set[Path] = set()

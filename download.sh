@@ -10,7 +10,8 @@ ENVIRONMENTS=(DKITCHEN DLIVING DWASHING NFIELD NRIVER OHALLWAY OOFFICE STRAFFIC 
 PARTS=downloads
 
 fail() { echo "download.sh: $*" >&2; exit 1; }
-count() { find "$1" -maxdepth 1 -name "$2" 2>/dev/null | wc -l; }
+trap 'echo "download.sh: stopped at line $LINENO (see the message above); run it again to resume" >&2' ERR
+count() { { find "$1" -maxdepth 1 -name "$2" 2>/dev/null || true; } | wc -l; }  # 0 for a missing folder
 
 command -v curl >/dev/null || fail "curl is needed"
 command -v unzip >/dev/null || fail "unzip is needed (e.g. apt-get install unzip)"

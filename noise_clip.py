@@ -28,8 +28,8 @@ from spectral import Spectral
 
 log = logging.getLogger("pulse")
 MAX_HEARD_S = 600.0
-"""Seconds of a recording, from its start, that its adaptation hears: a long file's
-memory stays bounded."""
+"""Seconds of a recording and of its noise clip, from their starts, that an adaptation
+hears: a long file's memory stays bounded."""
 ADAPTED_METHOD = "NyTT"
 """The network and mask of an adapted model: a mask learnt from noise added to a target."""
 
@@ -53,25 +53,39 @@ def _crops(wave: torch.Tensor, length: int, count: int, generator: torch.Generat
     return torch.stack([wave[s:s + length] for s in starts.tolist()])
 
 
-def check_channels(path: Path, source: Path) -> None:
-    """Refuse a noise clip of another channel count than the recording ``source``."""
-    channels = {name: audio.channel_count(name) for name in (source, path)}
-    if channels[source] != channels[path]:
-        raise DataError(f"{path}: the noise clip has {channels[path]} channels, {source} has "
-                        f"{channels[source]}: record the clip with the same channels")
+def too_short(duration_s: float, spectral: Spectral) -> str | None:
+    """Why a recording of ``duration_s`` is too short for a model of STFT ``spectral``, or
+    None: the model needs one frame of it."""
+    frame_s = spectral.frame_len / spectral.sample_rate
+    if duration_s < frame_s:
+        return f"lasts {duration_s:.3f} s, shorter than one frame of the model ({frame_s:.3f} s)"
+    return None
+
+
+def clip_problem(path: Path, source: Path, channels: int, spectral: Spectral) -> str | None:
+    """What makes ``path`` unusable as the noise clip of the recording ``source`` of
+    ``channels`` channels (unreadable, no samples, no signal, too short, another channel
+    count), as ``PATH: what``; None if nothing does. Reads the clip whole, a block at a
+    time, keeping none of it."""
+    try:
+        info, content = audio.scan(path)
+    except audio.READ_ERRORS as err:
+        return f"{path}: cannot read audio ({err})"
+    problem = content.problem() or too_short(info.duration, spectral)
+    if problem:
+        return f"{path}: the noise clip {problem}"
+    if info.channels != channels:
+        return (f"{path}: the noise clip has {info.channels} channels, {source} has {channels}: "
+                "record the clip with the same channels")
+    return None
 
 
 def read_clip(path: Path, spectral: Spectral) -> np.ndarray:
-    """A noise clip as (T,) mono at the model's rate; one shorter than a frame or silent is
-    refused."""
+    """The first ``MAX_HEARD_S`` of a noise clip (checked by ``clip_problem``) as (T,) mono
+    at the model's rate."""
     rate = spectral.sample_rate
-    clip = audio.read_audio(path, rate=rate)
-    if len(clip) < spectral.frame_len:
-        raise DataError(f"{path}: the noise clip lasts {len(clip) / rate:.3f} s, "
-                        f"shorter than one frame ({spectral.frame_len / rate:.3f} s)")
-    if not np.any(clip):
-        raise DataError(f"{path}: the noise clip is silent")
-    return clip
+    heard_s = min(sf.info(str(path)).duration, MAX_HEARD_S)
+    return audio.read_excerpt(path, 0.0, round(heard_s * rate), short="pad", rate=rate)
 
 
 def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tensor,
@@ -113,16 +127,26 @@ def clips_for(clips: list[Path] | None, sources: list[Path]) -> list[Path] | Non
     return clips
 
 
+def adapt_to_recording(state: dict, spectral: Spectral, noisy: np.ndarray, clip: np.ndarray,
+                       device: torch.device, settings: Adaptation = Adaptation()
+                       ) -> tuple[nn.Sequential, Method]:
+    """``adapt`` on a (T,) recording and a (T',) clip of its noise, both mono at the model's
+    rate (the recording's first ``MAX_HEARD_S`` are heard), scaled alike to the recording's
+    unit std."""
+    noisy = noisy[:round(MAX_HEARD_S * spectral.sample_rate)]
+    scale = float(noisy.std()) or 1.0  # a mono mix can cancel out
+    noisy_t, clip_t = (torch.from_numpy(x / scale).float().to(device) for x in (noisy, clip))
+    return adapt(state, spectral, noisy_t, clip_t, settings)
+
+
 def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path,
                   clip: np.ndarray, device: torch.device, settings: Adaptation = Adaptation()
                   ) -> tuple[nn.Sequential, Method]:
-    """``adapt`` on a file and its (T,) clip from ``clip_path`` (as ``read_clip`` gives
-    it), both mixed to mono at the model's rate and scaled alike."""
+    """``adapt_to_recording`` on a file, mixed to mono at the model's rate, and its (T,) clip
+    from ``clip_path`` (as ``read_clip`` gives it)."""
     heard_s = min(sf.info(str(source)).duration, MAX_HEARD_S)
     rate = spectral.sample_rate
     noisy = audio.read_excerpt(source, 0.0, round(heard_s * rate), short="pad", rate=rate)
-    scale = float(noisy.std()) or 1.0
     log.info("adapting to %s from the noise clip %s (%.1f s; %d steps)", source, clip_path,
              len(clip) / rate, settings.steps)
-    noisy_t, clip_t = (torch.from_numpy(x / scale).float().to(device) for x in (noisy, clip))
-    return adapt(state, spectral, noisy_t, clip_t, settings)
+    return adapt_to_recording(state, spectral, noisy, clip, device, settings)

@@ -409,6 +409,28 @@ def enhance_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def enhance(y, sr: int, noise=None, checkpoint: str | Path | None = None,
+            device: str = "auto"):
+    """Enhance a recording held in memory, as ``--enhance`` does a file.
+
+    ``y``: a NumPy array of samples, (T,) or (T, channels), at ``sr`` Hz (any rate);
+    returns an array of the same shape and dtype. ``noise``: a few seconds of the same
+    recording's noise alone (same channels and rate), as ``--noise_clip`` takes it (and
+    noisereduce's ``y_noise``): the model first adapts to ``y`` from it. ``checkpoint``: a
+    trained model (default: the starter model); each one is loaded once and kept for later
+    calls. Raises ValueError for an array that holds no signal, NaN samples or less than
+    one frame of the model.
+
+        import soundfile as sf, pulse
+        y, sr = sf.read("take.wav")
+        cleaned = pulse.enhance(y, sr, noise=sf.read("noise.wav")[0])
+    """
+    from enhance_files import enhance_array
+
+    return enhance_array(y, sr, noise, Path(checkpoint or STARTER),
+                         pick_device(device, distributed.Launch()))
+
+
 def plot_main(run_dir: Path) -> int:
     import plots
 

@@ -99,6 +99,25 @@ def tiny_corpus(tmp_path_factory) -> TinyCorpus:
     return make_tiny_corpus(tmp_path_factory.mktemp("tiny"))
 
 
+SMALL_MODEL = {"method": "PN", "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
+               "regulariser": "batchnorm", "frame_len": 256, "feature": "linear"}
+"""A small untrained network's ``model_config``, for tests of enhancement."""
+
+
+@pytest.fixture
+def small_checkpoint(tmp_path) -> Path:
+    """A checkpoint of ``SMALL_MODEL`` with weights drawn from seed 0."""
+    import torch
+
+    from methods import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "best.pt"
+    torch.save({"model": build_model(SMALL_MODEL).state_dict(), "model_config": SMALL_MODEL},
+               path)
+    return path
+
+
 TINY_SETTINGS = ["--wav_len", "4000", "--frame_len", "64", "--epochs", "2", "--batch_size", "4",
                  "--channels", "4", "--num_workers", "0", "--lr_per_GPU", "1e-3"]
 TINY_RUN = [*TINY_SETTINGS, "--student", "0"]

@@ -56,12 +56,12 @@ CONFIG_CASES = {
     "noise file without samples": (lambda c: _audio(c, "noise/hum.wav", np.zeros(0)), "hum.wav): holds no audio samples (0 frames)"),
     "silent noise": (lambda c: _audio(c, "noise/hum.wav", np.zeros(64000)), "hum.wav): is silent: every sample is 0"),
     "silent speech": (lambda c: _audio(c, "speech/u00.wav", np.zeros(5000)), "u00.wav): is silent: every sample is 0"),
+    "DC-only noise": (lambda c: _audio(c, "noise/pink.wav", np.full(64000, 0.25)), "pink.wav): holds only a constant (DC) value"),
     "a folder named as noise": (lambda c: ((c.noise_path / "sub.wav").mkdir(), _line(c, "val", 0, 1, "noise/sub.wav")),
                                 "sub.wav): is a folder, not an audio file"),
     "8 kHz noise too short in seconds": (lambda c: _audio(c, "noise/hum.wav", np.zeros(16000) + 0.1, 8000), "too short"),
 }
 LOAD_CASES = {
-    "DC-only noise": (lambda c: _audio(c, "noise/pink.wav", np.full(64000, 0.25)), "noise excerpt is silent or constant"),
     "silent speech excerpt": (lambda c: _audio(c, "speech/u00.wav", np.r_[np.zeros(5000), np.ones(10)]),
                               "train_set.txt:1: speech is silent"),
     "infinite samples": (lambda c: _audio(c, "speech/u01.wav", np.r_[np.zeros(10), np.inf, np.ones(5000)], subtype="FLOAT"),

@@ -6,24 +6,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import pink_noise, real_speech
+from conftest import SMALL_MODEL, pink_noise, real_speech
 import enhance_files
 from enhance_files import band_gain, enhance_file, model_enhancer
 from methods import build_model, enhance, enhance_long, method_for, model_from_state
 from spectral import Spectral
 from test_pulse import pulse
 
-CONFIG = {"method": "PN", "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
-          "regulariser": "batchnorm", "frame_len": 256, "feature": "linear"}
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    torch.manual_seed(0)
-    model = build_model(CONFIG)
-    path = tmp_path / "best.pt"
-    torch.save({"model": model.state_dict(), "model_config": CONFIG}, path)
-    return path
+CONFIG = SMALL_MODEL
 
 
 def _noisy(seconds: float) -> np.ndarray:
@@ -45,7 +35,7 @@ def test_chunked_equals_whole(name, input_norm):
     torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
 
 
-def test_stereo_48k_file_and_folder(checkpoint, tmp_path):
+def test_stereo_48k_file_and_folder(small_checkpoint, tmp_path):
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
     stereo = np.stack([_noisy(2.0), _noisy(2.0)[::-1]], axis=1)
@@ -53,16 +43,16 @@ def test_stereo_48k_file_and_folder(checkpoint, tmp_path):
     sf.write(folder / "sub" / "a.wav", 0.5 * stereo48, 48000)
     sf.write(folder / "b.flac", 0.5 * _noisy(1.0), 16000)
     out = tmp_path / "out"
-    result = pulse("--enhance", str(folder), "--checkpoint", str(checkpoint),
+    result = pulse("--enhance", str(folder), "--checkpoint", str(small_checkpoint),
                    "--output_dir", str(out))
     assert result.returncode == 0, result.stderr
     info = sf.info(out / "in" / "sub" / "a.wav")
     assert (info.samplerate, info.channels, info.frames) == (48000, 2, 96000)
     assert sf.info(out / "in" / "b.flac").frames == 16000
-    again = pulse("--enhance", str(folder), "--checkpoint", str(checkpoint),
+    again = pulse("--enhance", str(folder), "--checkpoint", str(small_checkpoint),
                   "--output_dir", str(out))
     assert again.returncode == 1 and "--overwrite" in again.stderr
-    assert pulse("--enhance", str(folder), "--checkpoint", str(checkpoint), "--output_dir",
+    assert pulse("--enhance", str(folder), "--checkpoint", str(small_checkpoint), "--output_dir",
                  str(out), "--overwrite").returncode == 0
 
 
@@ -93,11 +83,11 @@ def _band_energy(wave: np.ndarray, rate: int, low_hz: float) -> float:
     return float(spec[np.fft.rfftfreq(len(wave), 1 / rate) > low_hz].sum())
 
 
-def test_output_keeps_rate_channels_length_format_and_upper_band(checkpoint, tmp_path):
+def test_output_keeps_rate_channels_length_format_and_upper_band(small_checkpoint, tmp_path):
     source = tmp_path / "take.flac"
     sf.write(source, _stereo_44k(1.5), 44100, subtype="PCM_24")
     out = tmp_path / "out"
-    result = pulse("--enhance", str(source), "--checkpoint", str(checkpoint),
+    result = pulse("--enhance", str(source), "--checkpoint", str(small_checkpoint),
                    "--output_dir", str(out))
     assert result.returncode == 0, result.stderr
     info, given = sf.info(out / "take.flac"), sf.info(source)
@@ -123,8 +113,9 @@ def test_band_gain_follows_the_top_octave():
 
 @pytest.mark.parametrize("rate, channels, subtype", [(48000, 2, "PCM_16"), (16000, 1, "FLOAT"),
                                                      (8000, 1, "PCM_16")])
-def test_segments_equal_whole_file(checkpoint, tmp_path, monkeypatch, rate, channels, subtype):
-    model, method, spectral = model_from_state(torch.load(checkpoint), torch.device("cpu"))
+def test_segments_equal_whole_file(small_checkpoint, tmp_path, monkeypatch, rate, channels,
+                                   subtype):
+    model, method, spectral = model_from_state(torch.load(small_checkpoint), torch.device("cpu"))
     enhancer = model_enhancer(model, method, spectral)
     wave = np.resize(_stereo_44k(3.0)[:, :channels], (round(3.0 * rate), channels))
     source = tmp_path / "in.wav"
