@@ -1,7 +1,9 @@
 """Audio files -> mono float64 waveforms at a run's rate: reading, excerpts, resampling.
 
-The one place that knows the sample rates PULSE accepts (``SAMPLE_RATE``, the default,
-and ``RATE_RANGE``) and how a file at another rate is brought to a run's (``RESAMPLERS``).
+The one place that knows the sample rates a model may be trained at (``RATE_RANGE``,
+``DEFAULT_RATE``), how a duration becomes samples at a rate (``samples``) and how a file at
+another rate is brought to a run's (``RESAMPLERS``). Every function here is told the rate
+it works at.
 """
 from __future__ import annotations
 
@@ -11,15 +13,30 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-SAMPLE_RATE = 16000
-"""Hz: the paper's rate, ``--sample_rate``'s default, and the rate of the built-in corpora,
-the starter model and the perceptual metrics."""
+DEFAULT_RATE = 16000
+"""Hz: the paper's rate, ``--sample_rate``'s default (and, by their own constants, the
+rate of the demo corpus, the starter model and the perceptual metrics)."""
 RATE_RANGE = (16000, 48000)
 """Hz: the sample rates a model may be trained at."""
 
 
+def rate_problem(rate: int) -> str | None:
+    """Why a model cannot be trained at ``rate`` Hz, or None."""
+    low, high = RATE_RANGE
+    return None if low <= rate <= high else f"must lie in {low}-{high} Hz"
+
+
+def samples(seconds: float, rate: int) -> int:
+    """The number of samples that last ``seconds`` at ``rate`` Hz."""
+    return round(seconds * rate)
+
+
 class DataError(Exception):
     """A problem with a config line or an audio file, worded for the user."""
+
+
+READ_ERRORS = (sf.LibsndfileError, RuntimeError, OSError)
+"""What soundfile raises for a file it cannot read."""
 
 
 SINC_ZERO_CROSSINGS = 6
@@ -50,7 +67,7 @@ def sinc_kernels(rate_in: int, rate_out: int) -> tuple[np.ndarray, int, int, int
     return np.sinc(t) * window * cutoff / step, step, phases, pad
 
 
-def sinc_resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE,
+def sinc_resample(wave: np.ndarray, rate_in: int, rate_out: int,
                   block: int = 1 << 16) -> np.ndarray:
     """(T,) samples at ``rate_in`` -> ceil(T * rate_out / rate_in) samples at ``rate_out``
     through ``sinc_kernels``, ``block`` output periods at a time (bounded memory)."""
@@ -63,7 +80,7 @@ def sinc_resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE,
     return out.reshape(-1)[:math.ceil(len(wave) * phases / step)]
 
 
-def soxr_resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+def soxr_resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """soxr at its very high quality setting."""
     import soxr  # imported only when needed: most corpora are 16 kHz already
 
@@ -74,8 +91,8 @@ RESAMPLERS = {"soxr": soxr_resample, "sinc": sinc_resample}
 """``--resampler`` choices: (T,) wave, rate in, rate out -> wave at the rate out."""
 
 
-def to_mono(data: np.ndarray, rate: int, path, resampler: str = "soxr",
-            rate_out: int = SAMPLE_RATE) -> np.ndarray:
+def to_mono(data: np.ndarray, rate: int, path, resampler: str = "soxr", *,
+            rate_out: int) -> np.ndarray:
     """(T, channels) samples at ``rate`` -> channel mean at ``rate_out``."""
     # a matrix product: numpy's mean over a short axis is about 10x slower
     mono = data @ np.full(data.shape[1], 1 / data.shape[1]) if data.ndim == 2 else data
@@ -86,24 +103,24 @@ def to_mono(data: np.ndarray, rate: int, path, resampler: str = "soxr",
     return mono
 
 
-def read_audio(path, resampler: str = "soxr", rate: int = SAMPLE_RATE) -> np.ndarray:
+def read_audio(path, resampler: str = "soxr", *, rate: int) -> np.ndarray:
     """A whole file as mono float64 at ``rate``."""
     try:
         data, file_rate = sf.read(path, dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+    except READ_ERRORS as err:
         raise DataError(f"{path}: cannot read audio ({err})") from None
-    return to_mono(data, file_rate, path, resampler, rate)
+    return to_mono(data, file_rate, path, resampler, rate_out=rate)
 
 
-def excerpt_span(start_s: float, num_samples: int, file_rate: int,
-                 rate: int = SAMPLE_RATE) -> tuple[int, int]:
+def excerpt_span(start_s: float, num_samples: int, file_rate: int, rate: int
+                 ) -> tuple[int, int]:
     """(first frame, frame count) at ``file_rate`` of ``num_samples`` samples at ``rate``
     from ``start_s`` seconds on."""
     return math.floor(start_s * file_rate), math.ceil(num_samples * file_rate / rate)
 
 
 def excerpt_fits(start_s: float, num_samples: int, file_rate: int, total_frames: int,
-                 short: str = "refuse", rate: int = SAMPLE_RATE) -> bool:
+                 short: str = "refuse", *, rate: int) -> bool:
     """Whether a file of ``total_frames`` holds the excerpt (or, unless ``short`` is
     "refuse", the excerpt starts at 0 s and a short file is padded or looped)."""
     start, frames = excerpt_span(start_s, num_samples, file_rate, rate)
@@ -111,7 +128,7 @@ def excerpt_fits(start_s: float, num_samples: int, file_rate: int, total_frames:
 
 
 def read_excerpt(path, start_s: float, num_samples: int, short: str = "refuse",
-                 resampler: str = "soxr", rate: int = SAMPLE_RATE) -> np.ndarray:
+                 resampler: str = "soxr", *, rate: int) -> np.ndarray:
     """``num_samples`` samples at ``rate`` from ``start_s`` seconds on, mono float64.
 
     Only the excerpt is read; a file at another rate is read over the same span
@@ -123,15 +140,15 @@ def read_excerpt(path, start_s: float, num_samples: int, short: str = "refuse",
         with sf.SoundFile(path) as f:
             file_rate, total = f.samplerate, f.frames
             start, frames = excerpt_span(start_s, num_samples, file_rate, rate)
-            if not excerpt_fits(start_s, num_samples, file_rate, total, short, rate):
+            if not excerpt_fits(start_s, num_samples, file_rate, total, short, rate=rate):
                 raise DataError(
                     f"{path}: needs {frames / file_rate:.3f} s from {start_s:g} s but the "
                     f"file lasts {total / file_rate:.3f} s")
             f.seek(start)
             data = f.read(frames, dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+    except READ_ERRORS as err:
         raise DataError(f"{path}: cannot read audio ({err})") from None
-    wave = to_mono(data, file_rate, path, resampler, rate)
+    wave = to_mono(data, file_rate, path, resampler, rate_out=rate)
     if short == "loop" and 0 < len(wave) < num_samples:
         wave = np.tile(wave, -(-num_samples // len(wave)))
     return fit_length(wave, num_samples)
@@ -183,10 +200,6 @@ class Content:
         return None
 
 
-READ_ERRORS = (sf.LibsndfileError, RuntimeError, OSError)
-"""What soundfile raises for a file it cannot read."""
-
-
 def scan(path, whole: bool = True, block: int = 1 << 16) -> tuple[sf._SoundFileInfo, Content]:
     """(header, ``Content``) of an audio file, read ``block`` frames at a time: every block,
     or (``whole=False``) until the first that shows a signal. Raises ``READ_ERRORS``."""
@@ -203,5 +216,5 @@ def channel_count(path) -> int:
     """The number of channels of an audio file."""
     try:
         return sf.info(str(path)).channels
-    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+    except READ_ERRORS as err:
         raise DataError(f"{path}: cannot read audio ({err})") from None

@@ -32,13 +32,12 @@ from pathlib import Path
 
 import soundfile as sf
 
-from audio import SAMPLE_RATE
+from audio import DEFAULT_RATE, rate_problem, samples
 from checkpoint import atomic
-from dataset import RECORDING_TAG, quote_field
+from dataset import CLIP_S, RECORDING_TAG, quote_field
 
 SNR_RANGE_DB = (-5.0, 10.0)
 TEST_NOISE_SHARE = 0.1
-PUBLISHED_WAV_LEN = 50000
 
 
 @dataclass(frozen=True)
@@ -186,15 +185,20 @@ def main(argv: list[str] | None = None) -> int:
                                             "read in training (default: validation excerpts "
                                             "from the --noise files)")
     parser.add_argument("--n_val", type=int, default=100, help="validation examples")
-    parser.add_argument("--wav_len", type=int, default=PUBLISHED_WAV_LEN,
-                        help="clip length in samples at --sample_rate that excerpts must fit")
-    parser.add_argument("--sample_rate", type=int, default=SAMPLE_RATE, metavar="HZ",
+    parser.add_argument("--wav_len", type=int, default=None,
+                        help="clip length in samples at --sample_rate that excerpts must fit, "
+                             f"as pulse.py's (default: {CLIP_S:g} s, "
+                             f"{samples(CLIP_S, DEFAULT_RATE)} samples at {DEFAULT_RATE} Hz)")
+    parser.add_argument("--sample_rate", type=int, default=DEFAULT_RATE, metavar="HZ",
                         help="the rate pulse.py will train at (its --sample_rate)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     args = parser.parse_args(argv)
-    for option in ("wav_len", "sample_rate"):
-        if getattr(args, option) <= 0:
-            parser.error(f"--{option} must be a positive integer")
+    if rate_problem(args.sample_rate):
+        parser.error(f"--sample_rate {args.sample_rate} {rate_problem(args.sample_rate)}")
+    if args.wav_len is None:
+        args.wav_len = samples(CLIP_S, args.sample_rate)
+    if args.wav_len <= 0:
+        parser.error("--wav_len must be a positive integer")
     if args.noisy and (args.trainval or args.test):
         parser.error("--noisy (recordings) goes without --trainval and --test (clean speech)")
     for option in ("test_noise", "val", "val_noise"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -16,12 +16,15 @@ import torch
 from torch.utils.data import Dataset
 
 import audio
-from audio import SAMPLE_RATE, DataError, excerpt_fits, fit_length, read_audio, read_excerpt
+from audio import DataError, excerpt_fits, fit_length, read_audio, read_excerpt
 from noise_level import CALIBRATION_S, NoiseProfile, noise_level_gain, noise_profile
 from noise_spans import Excerpt, NoiseSpans, random_start, read_spans
 
 TRAIN_FIELDS = 6
 EVAL_FIELDS = 4
+CLIP_S = 3.125
+"""Seconds of a clip unless ``--wav_len`` says otherwise: the published 50000 samples at
+16 kHz."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,19 @@ def parse_config(path: str | Path, fields: int) -> tuple[list[Line], list[str]]:
     return lines, errors
 
 
+def holds_recordings(path: str | Path) -> bool:
+    """Whether the first example of a config file is a recordings line (False for a file
+    that cannot be read: ``parse_config`` reports it)."""
+    try:
+        with open(path) as f:
+            for text in f:
+                if text.strip() and not text.lstrip().startswith("#"):
+                    return text.split(maxsplit=1)[0] == RECORDING_TAG
+    except (OSError, UnicodeDecodeError):
+        pass
+    return False
+
+
 def describe(line: Line) -> str:
     """The kind of a config line, for messages."""
     return "recordings" if isinstance(line, RecordingLine) else "published-format"
@@ -222,7 +238,7 @@ class Corpus:
     wav_len: int
     resampler: str = "soxr"
     profiles: tuple[NoiseProfile, ...] | None = None
-    sample_rate: int = SAMPLE_RATE
+    sample_rate: int = field(kw_only=True)
     """Hz: every waveform is read at this rate (``wav_len`` samples of it a clip)."""
 
     @property
@@ -236,7 +252,7 @@ class Corpus:
         path on disk)."""
         path = resolve(name, root)
         return read_excerpt(path, start_s, self.wav_len, short, self.resampler,
-                            self.sample_rate), path
+                            rate=self.sample_rate), path
 
     def with_noise_profiles(self, lines: list[Line]) -> Corpus:
         """This corpus with the profiles of every noise recording ``lines`` name."""
@@ -248,7 +264,7 @@ def load_parallel(line: ConfigLine, corpus: Corpus) -> tuple[np.ndarray, np.ndar
     noise, noise_path = corpus.excerpt(line.noise, corpus.noise_root, line.noise_start_s)
     noise = standardise(noise, noise_path)
     speech = fit_length(read_audio(resolve(line.clean, corpus.clean_root), corpus.resampler,
-                                   corpus.sample_rate), corpus.wav_len)
+                                   rate=corpus.sample_rate), corpus.wav_len)
     speech = speech - speech.mean()
     clean, noise, scale = mix(speech, noise, line.snr_db)
     return clean + noise, clean, scale
@@ -282,8 +298,7 @@ TILT_PIVOT_HZ = 1000.0
 TILT_FLOOR_HZ = 100.0
 
 
-def tilted(waves: list[np.ndarray], db_per_octave: float,
-           rate: int = SAMPLE_RATE) -> list[np.ndarray]:
+def tilted(waves: list[np.ndarray], db_per_octave: float, rate: int) -> list[np.ndarray]:
     """(T,) ``waves`` at ``rate`` Hz through one spectral tilt of ``db_per_octave`` (0 dB at
     ``TILT_PIVOT_HZ``, flat below ``TILT_FLOOR_HZ``), all divided by the standard
     deviation the first comes out with, so that it keeps unit std and the others their
@@ -331,10 +346,10 @@ def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
     spans, profiles = read_spans(noise_excerpts(lines, corpus.clip_s)), []
     for name in sorted({line.noise for line in lines if isinstance(line, RecordingLine)}):
         low, high = spans[name]
-        length = round(min(high - low, CALIBRATION_S) * corpus.sample_rate)
+        length = audio.samples(min(high - low, CALIBRATION_S), corpus.sample_rate)
         profiles.append(noise_profile(read_excerpt(resolve(name, corpus.noise_root), low,
                                                    length, "loop", corpus.resampler,
-                                                   corpus.sample_rate)))
+                                                   rate=corpus.sample_rate)))
     return profiles
 
 
@@ -439,7 +454,7 @@ def audio_problem(path: Path) -> sf._SoundFileInfo | str:
     """The file's header, or what makes it unusable: unreadable, no samples, only zeros or
     one constant value (read up to its first block that varies)."""
     try:
-        found, content = audio.scan(path, whole=False)
+        found, content = audio.scan(path, whole=False, block=16384)
     except audio.READ_ERRORS as err:
         return f"not readable as audio ({err})"
     return content.problem() or found
@@ -474,7 +489,8 @@ def check_files(lines: list[Line], corpus: Corpus) -> tuple[list[str], int]:
         if isinstance(found, str):
             problems.append(f"{line.origin}: {_named(name, path)}: {found}")
         elif start_s is not None and not excerpt_fits(start_s, corpus.wav_len, found.samplerate,
-                                                      found.frames, short, corpus.sample_rate):
+                                                      found.frames, short,
+                                                      rate=corpus.sample_rate):
             problems.append(f"{line.origin}: {_named(name, path)}: lasts "
                             f"{found.duration:.3f} s, too short for {corpus.clip_s:.3f} s from "
                             f"{start_s:g} s")

@@ -233,10 +233,10 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
         written.append(target)
         if dnsmos:
             scores.append({"input": str(source), "output": str(target),
-                           **{f"{k}_noisy": v for k, v in
-                              quality.dnsmos(audio.read_audio(source)).items()},
-                           **{f"{k}_enhanced": v for k, v in
-                              quality.dnsmos(audio.read_audio(target)).items()}})
+                           **{f"{k}_{kind}": v for kind, path in (("noisy", source),
+                                                                  ("enhanced", target))
+                              for k, v in quality.dnsmos(audio.read_audio(
+                                  path, rate=quality.METRICS_RATE)).items()}})
     if scores:
         with checkpoint.atomic(output_dir / "dnsmos.csv") as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(scores[0]))

@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 import loss
-from audio import SAMPLE_RATE
 from metric import si_snr
 from model import ClipNorm, FrequencyNorm, build_cnn, for_inference
 from spectral import Spectral
@@ -172,20 +171,6 @@ INPUT_NORM_BEFORE_CHOICE = "none"
 """The input normalisation of checkpoints written before ``--input_norm`` existed."""
 
 
-def completed_config(config: dict) -> dict:
-    """A ``model_config`` with what checkpoints written before ``--mask``, ``--input_norm``
-    and ``--sample_rate`` existed did not store: PU's binary mask, no input normalisation,
-    16 kHz."""
-    return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None,
-            "input_norm": INPUT_NORM_BEFORE_CHOICE, "sample_rate": SAMPLE_RATE, **config}
-
-
-def spectral_of(config: dict) -> Spectral:
-    """The STFT a ``model_config`` was trained with."""
-    return Spectral(config["frame_len"], config["feature"],
-                    completed_config(config)["sample_rate"])
-
-
 @dataclass(frozen=True)
 class Method:
     """Everything that differs between the training methods."""
@@ -253,11 +238,50 @@ def method_for(config: dict, mask_scale: float | None = None) -> Method:
     return method
 
 
+# ---------------------------------------------------------------- the model's configuration
+
+MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
+              "feature", "input_norm", "mask", "sample_rate")
+"""The options that define a trained network, stored in every checkpoint as
+``model_config`` (``model_config``)."""
+BODY_KEYS = ("blocks", "fcblocks", "channels", "regulariser", "frame_len", "feature",
+             "input_norm", "sample_rate")
+"""The ``model_config`` entries that the weights below the output layer depend on (the
+input feature and the rate included: weights learnt on one mean nothing on another)."""
+RATE_BEFORE_CHOICE = 16000
+"""Hz: the rate of checkpoints written before ``--sample_rate`` existed."""
+REMIX_METHOD = "NyTT"
+"""The network and objective of a mask learnt from noise added to known targets: a
+student's, and a model adapted to one recording's noise clip (``remix_network``)."""
+
+
+def model_config(options: Namespace, method: str) -> dict:
+    """The network a run's settled ``options`` ask for, for a stage of ``method`` (the run's
+    own, or a student's ``REMIX_METHOD``); ``mask`` only for PU, the one method with a
+    choice of mask."""
+    config = {key: method if key == "method" else getattr(options, key) for key in MODEL_KEYS}
+    return {**config, "mask": config["mask"] if method == "PU" else None}
+
+
+def completed_config(config: dict) -> dict:
+    """A ``model_config`` with what checkpoints written before ``--mask``, ``--input_norm``
+    and ``--sample_rate`` existed did not store: PU's binary mask, no input normalisation,
+    16 kHz."""
+    return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None,
+            "input_norm": INPUT_NORM_BEFORE_CHOICE, "sample_rate": RATE_BEFORE_CHOICE, **config}
+
+
+def spectral_of(config: dict) -> Spectral:
+    """The STFT a ``model_config`` was trained with."""
+    return Spectral(config["frame_len"], config["feature"],
+                    sample_rate=completed_config(config)["sample_rate"])
+
+
 def build_model(config: dict) -> nn.Sequential:
     """The CNN described by a checkpoint's ``model_config`` (method, blocks, fcblocks,
     channels, droprate, regulariser, input_norm, frame_len)."""
     method = METHODS[config["method"]]
-    norm = {"frequency": lambda: FrequencyNorm(config["frame_len"] // 2 + 1),
+    norm = {"frequency": lambda: FrequencyNorm(spectral_of(config).bins),
             "clip": ClipNorm, "none": lambda: None}[completed_config(config)["input_norm"]]
     return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
                      method.out_channels, method.out_kernel, config["regulariser"], norm())
@@ -284,6 +308,15 @@ def mask_weights(teacher: dict, student: nn.Sequential) -> dict[str, torch.Tenso
     else:
         weight, bias = weight[:1], bias[:1]
     return {**weights, output + "weight": weight, output + "bias": bias}
+
+
+def remix_network(state: dict) -> nn.Sequential:
+    """A ``REMIX_METHOD`` network that starts as the model of checkpoint dict ``state``
+    (``mask_weights``), to be trained on its estimates plus noise: a student, or a model
+    adapted to one recording."""
+    network = build_model({**state["model_config"], "method": REMIX_METHOD, "mask": None})
+    network.load_state_dict(mask_weights(state, network))
+    return network
 
 
 def model_from_state(state: dict, device: torch.device) -> tuple[nn.Module, Method, Spectral]:

@@ -6,7 +6,7 @@ the clip added at the level of the noise the model removed, and learns by the ne
 SI-SNR to give the estimate back, so it learns this recording's noise from the clip, as
 a spectral gate is told it. The clip lends its sound, not its level: a take recorded a
 moment apart can be much louder or quieter than the noise under the signal. Any trained
-model starts (``methods.mask_weights``); batch normalisation keeps its training
+model starts (``methods.remix_network``); batch normalisation keeps its training
 statistics, since one recording is too little to re-estimate them.
 """
 from __future__ import annotations
@@ -22,16 +22,14 @@ from torch import nn
 
 import audio
 from audio import DataError
-from methods import (METHODS, Method, RemixObjective, build_model, enhance_long, mask_weights,
-                     model_from_state)
+from methods import (METHODS, REMIX_METHOD, Method, RemixObjective, enhance_long,
+                     model_from_state, remix_network)
 from spectral import Spectral
 
 log = logging.getLogger("pulse")
 MAX_HEARD_S = 600.0
 """Seconds of a recording and of its noise clip, from their starts, that an adaptation
 hears: a long file's memory stays bounded."""
-ADAPTED_METHOD = "NyTT"
-"""The network and mask of an adapted model: a mask learnt from noise added to a target."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +95,7 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
     teacher, method, _ = model_from_state(state, device)
     estimate = enhance_long(teacher, method, spectral, noisy)
     removed_rms = (noisy - estimate).pow(2).mean().sqrt()
-    network = build_model({**state["model_config"], "method": ADAPTED_METHOD})
-    network.load_state_dict(mask_weights(state, network))
-    network = network.to(device).eval()  # batch statistics stay the training set's
+    network = remix_network(state).to(device).eval()  # batch statistics stay the training set's
     objective = RemixObjective("si_snr")
     generator = torch.Generator().manual_seed(seed)
     length = min(round(settings.crop_s * spectral.sample_rate), noisy.shape[-1], clip.shape[-1])
@@ -112,7 +108,7 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
-    return network, METHODS[ADAPTED_METHOD]
+    return network, METHODS[REMIX_METHOD]
 
 
 def clips_for(clips: list[Path] | None, sources: list[Path]) -> list[Path] | None:

@@ -20,27 +20,22 @@ import torch
 import dataset
 import distributed
 import quality
-from audio import RATE_RANGE, RESAMPLERS, SAMPLE_RATE
+from audio import DEFAULT_RATE, RATE_RANGE, RESAMPLERS, rate_problem
 from checkpoint import CheckpointError
 from loss import MIXIT_LOSSES, NN_RULES, PU_LOSSES
 from methods import INPUT_NORMS, METHODS, PU_MASKS, REMIX_LOSSES
 from metric import SI_SNR
-from recipes import DEFAULT_PRIOR, DEFAULT_TEST_FNAME, RECIPES, STUDENT_TEACHERS
+from recipes import (DEFAULT_PRIOR, DEFAULT_TEST_FNAME, DEMO_CLIP_S, DEMO_FRAME_S, DEMO_SETTINGS,
+                     RECIPES, STUDENT_TEACHERS, UNWEIGHTED_PU, method_of)
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
-from spectral import FEATURES
+from dataset import CLIP_S
+from spectral import FEATURES, FRAME_S
 from warm_start import STARTER
 
 log = logging.getLogger("pulse")
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 """``torch.compile`` modes that ``--compile`` accepts."""
-DEMO_SETTINGS = dict(epochs=12, batch_size=8, lr_per_GPU=1e-3, blocks=1)
-"""Demo-sized settings that ``--demo`` uses for options left at their defaults."""
-SAMPLES_AT_16K = dict(wav_len=50000, frame_len=1024)
-"""Defaults of the options counted in samples, at 16 kHz: another ``--sample_rate``
-scales them, so the clip and the frame keep their durations (3.125 s, 64 ms)."""
-DEMO_SAMPLES_AT_16K = dict(wav_len=16000, frame_len=512)
-"""The same under ``--demo`` (1 s clips, 32 ms frames)."""
 
 
 # ---------------------------------------------------------------- command line
@@ -65,17 +60,12 @@ non_negative_float = _checked(float, lambda v: math.isfinite(v) and v >= 0,
 finite_float = _checked(float, math.isfinite, "must be a finite number")
 probability = _checked(float, lambda v: 0 < v < 1, "must lie strictly between 0 and 1")
 rate = _checked(float, lambda v: 0 <= v < 1, "must lie in [0, 1)")
-sample_rate_hz = _checked(int, lambda v: RATE_RANGE[0] <= v <= RATE_RANGE[1],
-                          f"must lie in {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz")
+sample_rate_hz = _checked(int, lambda v: rate_problem(v) is None, rate_problem(0))
 
 
 def prior_value(text: str) -> float | str:
     """--prior: a probability, or 'auto'."""
     return text if text == "auto" else probability(text)
-
-
-UNWEIGHTED_PU = "PU_no_weight"
-"""The reference release's name for PU with an unweighted loss (--p 0)."""
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -179,10 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                   "PN, Dropout2d for PU and MixIT)")
     g.add_argument("--droprate", type=rate, default=0.2, help="Dropout2d rate")
     g.add_argument("--frame_len", type=positive_int, default=None,
-                   help="STFT frame length in samples (even); the hop is a quarter of it "
-                        f"(default: {SAMPLES_AT_16K['frame_len']} at 16 kHz, 64 ms at any "
-                        "--sample_rate)")
-    g.add_argument("--sample_rate", type=sample_rate_hz, default=SAMPLE_RATE, metavar="HZ",
+                   help="STFT frame length in samples at --sample_rate (even); the hop is a "
+                        f"quarter of it (default: {FRAME_S * 1000:g} ms, "
+                        f"{round(FRAME_S * DEFAULT_RATE)} samples at {DEFAULT_RATE} Hz)")
+    g.add_argument("--sample_rate", type=sample_rate_hz, default=DEFAULT_RATE, metavar="HZ",
                    help="the rate the model hears and is trained, validated and tested at "
                         f"({RATE_RANGE[0]}-{RATE_RANGE[1]} Hz; files at other rates are "
                         "resampled); stored in the checkpoint, so --enhance brings every "
@@ -214,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                   "ratio of the reference release, NaN for a silent estimate, so an epoch "
                   "with one silent validation clip has a NaN mean and is never selected"),
     g.add_argument("--wav_len", type=positive_int, default=None,
-                   help="clip length in samples at --sample_rate (default: "
-                        f"{SAMPLES_AT_16K['wav_len']} at 16 kHz, 3.125 s at any rate)")
+                   help=f"clip length in samples at --sample_rate (default: {CLIP_S:g} s, "
+                        f"{round(CLIP_S * DEFAULT_RATE)} samples at {DEFAULT_RATE} Hz)")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--fix_seed", action="store_true",
                    help="also make every operation deterministic (slower on GPU); every run is "
@@ -277,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the validation set has clean speech")
     g.add_argument("--demo", action="store_true",
                    help="generate (once) and use the built-in demo corpus in ./demo_data with "
-                        f"demo-sized settings {DEMO_SETTINGS | DEMO_SAMPLES_AT_16K} (samples "
-                        "at 16 kHz) for options left at their defaults")
+                        f"demo-sized settings {DEMO_SETTINGS}, {DEMO_CLIP_S:g} s clips and "
+                        f"{DEMO_FRAME_S * 1000:g} ms frames for options left at their defaults")
     g.add_argument("--check_only", action="store_true",
                    help="check the config files and every audio file they name, then stop")
     g = p.add_argument_group("enhancing your own files")
@@ -340,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line as given (``--demo`` lends its settings to the options left at their
+    defaults), each value checked on its own; ``recipes.resolve`` settles the rest."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.demo:
@@ -349,28 +341,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             test_fname="demo_data/demo_test_set.txt",
                             clean_path="demo_data/demo_speech", noise_path="demo_data/demo_noise")
         args = parser.parse_args(argv)
-    if args.enhance and args.sample_rate != SAMPLE_RATE:
+    if args.enhance and args.sample_rate != DEFAULT_RATE:
         parser.error("--sample_rate is a training option: --enhance works at the rate its "
                      "model was trained at, stored in the checkpoint")
-    at_16k = DEMO_SAMPLES_AT_16K if args.demo else SAMPLES_AT_16K
-    if args.frame_len is None:
-        args.frame_len = 2 * round(at_16k["frame_len"] * args.sample_rate / SAMPLE_RATE / 2)
-    if args.wav_len is None:
-        args.wav_len = round(at_16k["wav_len"] * args.sample_rate / SAMPLE_RATE)
     if args.fcblocks > args.blocks:
         parser.error(f"--fcblocks {args.fcblocks} exceeds --blocks {args.blocks}: "
                      "only existing blocks can use 1x1 convolutions")
-    if args.frame_len % 2 or args.frame_len < 4:
+    if args.frame_len is not None and (args.frame_len % 2 or args.frame_len < 4):
         parser.error(f"--frame_len {args.frame_len} must be even and at least 4 "
                      "(the hop is a quarter of it)")
-    if args.wav_len < args.frame_len:
-        parser.error(f"--wav_len {args.wav_len} is shorter than one frame (--frame_len "
-                     f"{args.frame_len})")
-    if args.method == UNWEIGHTED_PU:
-        if args.p not in (0.0, parser.get_default("p")):
-            parser.error(f"--method {UNWEIGHTED_PU} is PU with --p 0; it cannot take "
-                         f"--p {args.p}")
-        args.method, args.p = "PU", 0.0
+    if args.method == UNWEIGHTED_PU and args.p not in (0.0, parser.get_default("p")):
+        parser.error(f"--method {UNWEIGHTED_PU} is PU with --p 0; it cannot take --p {args.p}")
     if args.enhance and args.output_dir is None:
         parser.error("--enhance needs --output_dir, where the enhanced files go")
     if args.noise_clip and not args.enhance:
@@ -380,7 +361,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.student and args.recipe == "reference":
         parser.error("--student trains a student after the reference release's method, which "
                      "has none: use --recipe pulse")
-    if args.student and args.method not in STUDENT_TEACHERS:
+    if args.student and method_of(args.method) not in STUDENT_TEACHERS:
         parser.error(f"--student needs a teacher that learnt without clean speech "
                      f"({', '.join(STUDENT_TEACHERS)}); --method {args.method} has clean "
                      "speech to learn from")

@@ -12,7 +12,11 @@ import argparse
 
 import torch
 
+from audio import samples
+from dataset import CLIP_S
 from methods import METHODS
+from runtime import UsageError
+from spectral import FRAME_S, frame_samples
 
 RECIPES: dict[str, dict[str, str]] = {
     "pulse": {"mask": "soft", "risk_norm": "weight", "noise_level": "paired",
@@ -32,6 +36,12 @@ under the recipe (``methods.Method.regulariser``), ``noise_excerpts auto`` the m
 RECIPE_OPTIONS = tuple(RECIPES["pulse"])
 
 DEFAULT_PRIOR = 0.6
+UNWEIGHTED_PU = "PU_no_weight"
+"""The reference release's name for PU with an unweighted loss (--p 0)."""
+DEMO_SETTINGS = dict(epochs=12, batch_size=8, lr_per_GPU=1e-3, blocks=1)
+"""Demo-sized settings that ``--demo`` uses for options left at their defaults."""
+DEMO_CLIP_S, DEMO_FRAME_S = 1.0, 0.032
+"""The demo's clip and frame (16000 and 512 samples at 16 kHz), unless given."""
 STUDENT_TEACHERS = tuple(name for name, method in METHODS.items() if method.teaches)
 """The methods a student can learn from: those that need no clean speech."""
 DEFAULT_TEST_FNAME = "voicebank_test_set.txt"
@@ -41,6 +51,11 @@ def cpu_has_bf16_units() -> bool:
     """Whether this CPU computes bf16 natively (AMX tiles or AVX-512 BF16)."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def method_of(name: str) -> str:
+    """The method ``--method name`` trains: ``UNWEIGHTED_PU`` is PU (with --p 0)."""
+    return "PU" if name == UNWEIGHTED_PU else name
 
 
 def auto_precision(device: torch.device, bf16_units: bool | None = None) -> tuple[str, str]:
@@ -81,28 +96,42 @@ class Options(argparse.Namespace):
 
 def resolve(args: argparse.Namespace, device: torch.device,
             trains_on_recordings: bool) -> Options:
-    """Every option of a training run settled, ``args`` left as it is: the recipe's choices,
-    those that depend on the device, and those that depend on the training data. The
-    result records the recipe's choices in ``recipe_choices`` and the options given
-    explicitly in ``overrides``. ``prior`` stays ``auto`` only where PU estimates it."""
+    """Every option of a training run settled, ``args`` left as it is: the method (PU for
+    ``UNWEIGHTED_PU``, with --p 0), the frame and the clip in samples at the run's rate
+    (their durations kept unless given), the recipe's choices, those that depend on the
+    device, and those that depend on the training data. The result records the recipe's
+    choices in ``recipe_choices`` and the options given explicitly in ``overrides``.
+    ``prior`` stays ``auto`` only where PU estimates it. A clip shorter than a frame is a
+    UsageError."""
     given, recipe = vars(args), RECIPES[args.recipe]
     settled = {**given, **{key: recipe[key] for key in RECIPE_OPTIONS if given[key] is None}}
+    method = settled["method"] = method_of(args.method)
+    if args.method == UNWEIGHTED_PU:
+        settled["p"] = 0.0
+    clip_s, frame_s = (DEMO_CLIP_S, DEMO_FRAME_S) if args.demo else (CLIP_S, FRAME_S)
+    if settled["frame_len"] is None:
+        settled["frame_len"] = frame_samples(frame_s, args.sample_rate)
+    if settled["wav_len"] is None:
+        settled["wav_len"] = samples(clip_s, args.sample_rate)
+    if settled["wav_len"] < settled["frame_len"]:
+        raise UsageError(f"--wav_len {settled['wav_len']} is shorter than one frame "
+                         f"(--frame_len {settled['frame_len']})")
     if settled["regulariser"] == "auto":
-        settled["regulariser"] = METHODS[args.method].regulariser[args.recipe]
+        settled["regulariser"] = METHODS[method].regulariser[args.recipe]
     if settled["noise_excerpts"] == "auto":
-        settled["noise_excerpts"] = METHODS[args.method].noise_excerpts
+        settled["noise_excerpts"] = METHODS[method].noise_excerpts
     if settled["precision"] == "auto":
         settled["precision"] = auto_precision(device)[0]
     if settled["channels_last"] is None:
         settled["channels_last"] = trains_channels_last(device)
     if settled["prior"] is None:
         settled["prior"] = "auto" if trains_on_recordings else DEFAULT_PRIOR
-    if settled["prior"] == "auto" and args.method != "PU":
+    if settled["prior"] == "auto" and method != "PU":
         settled["prior"] = DEFAULT_PRIOR  # unused: only PU has a class prior
     if settled["student"] is None:
-        settled["student"] = METHODS[args.method].student_rounds if args.recipe == "pulse" else 0
+        settled["student"] = METHODS[method].student_rounds if args.recipe == "pulse" else 0
     if settled["remix_loss"] == "auto":
-        settled["remix_loss"] = METHODS[args.method].remix_loss
+        settled["remix_loss"] = METHODS[method].remix_loss
     if settled["student_epochs"] is None:
         settled["student_epochs"] = settled["epochs"]
     if settled["test_fname"] is None and not trains_on_recordings:

@@ -5,11 +5,20 @@ the analysis used to train a mask is always the one used to apply it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from audio import SAMPLE_RATE
+FRAME_S = 0.064
+"""Seconds of an STFT frame unless ``--frame_len`` says otherwise: the published 1024
+samples at 16 kHz."""
+
+
+def frame_samples(seconds: float, rate: int) -> int:
+    """The even number of samples nearest to ``seconds`` at ``rate`` Hz: a frame whose hop,
+    a quarter of it, stays whole at the usual rates."""
+    return 2 * round(seconds * rate / 2)
+
 
 FEATURES = ("linear", "power")
 """``linear``: |X| / 15, what the reference code computes (``abs(X) ** 1/15``);
@@ -23,7 +32,7 @@ class Spectral:
 
     frame_len: int
     feature: str = "linear"
-    sample_rate: int = SAMPLE_RATE
+    sample_rate: int = field(kw_only=True)
 
     @property
     def hop(self) -> int:

@@ -3,7 +3,7 @@ training clips become the targets of a supervised student, heard through real no
 
 After the teacher (PU, MixIT or NyTT) is selected, it enhances every training noisy clip
 once (``write_estimates``); the student, a NyTT network that starts as its teacher
-(``methods.mask_weights``; a fresh start lost 0.24 dB, docs/real-audio.md), then learns
+(``methods.remix_network``; a fresh start lost 0.24 dB, docs/real-audio.md), then learns
 (estimate + g * n -> estimate) by ``--remix_loss`` (``methods.RemixObjective``), n an
 excerpt of the training noise recordings drawn afresh each epoch inside the span the
 training lines read (never a validation or test excerpt) and g bringing it to the level of
@@ -26,22 +26,15 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import checkpoint
 import dataset
 import distributed
-from methods import Method, build_model, enhance, mask_weights, model_from_state
+from methods import REMIX_METHOD, Method, enhance, model_from_state, remix_network
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores
 from spectral import Spectral
-from train import (CRITERIA, Trainer, build_trainer, loader_workers, model_config,
-                   restore_progress, run_epochs, score_selected, stage_name, training_lines,
-                   validation_loaders)
+from train import Stage, Trainer, build_trainer, loader_workers, train_stage, training_lines
 from warm_start import StartingPoint
 
 log = logging.getLogger("pulse")
-
-STUDENT_METHOD = "NyTT"
-"""The network and objective a student trains with: a mask learnt from noise added to
-known targets."""
-
 
 TARGETS_GLOB = "student*_targets*.npy"
 """The estimates a run keeps while its student rounds train (removed at the end)."""
@@ -55,6 +48,7 @@ def targets_path(out_dir: Path, round_: int, split: str) -> Path:
 def levels_path(targets: Path) -> Path:
     """The per-clip noise levels kept beside ``targets``."""
     return targets.with_name(targets.stem + "_noise_rms.npy")
+
 
 
 @torch.no_grad()
@@ -147,11 +141,6 @@ class RemixSet(Dataset):
         return torch.from_numpy(target), torch.from_numpy(noise).float()
 
 
-def options(opts: Options) -> Options:
-    """A student round's options: the run's, with the student's method and epochs."""
-    return Options(**{**vars(opts), "method": STUDENT_METHOD, "epochs": opts.student_epochs})
-
-
 def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.device,
                       teacher: dict, lines: list[dataset.Line], corpus: dataset.Corpus,
                       path: Path) -> Path:
@@ -161,8 +150,8 @@ def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.d
         model, method, spectral = model_from_state(teacher, device)
         started = time.time()
         write_estimates(
-            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path, launch,
-            device, opts.eval_batch_size or opts.batch_size,
+            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path,
+            launch, device, opts.eval_batch_size or opts.batch_size,
             lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
             dict(num_workers=loader_workers(opts)))
         log.info("teacher estimates of %d clips in %s (%.1f s)", len(lines), path.name,
@@ -170,37 +159,32 @@ def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.d
     return path
 
 
-def student_round(opts: Options, launch: distributed.Launch, device: torch.device,
+def student_round(opts: Options, stage: Stage, teacher_stage: Stage,
+                  launch: distributed.Launch, device: torch.device,
                   lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
-                  spans: NoiseSpans, round_: int, test_set: dataset.ExampleSet | None
+                  spans: NoiseSpans, test_set: dataset.ExampleSet | None
                   ) -> tuple[Trainer, Scores]:
-    """Round ``round_`` of the student stage: the previous stage's selected model enhances
-    every training clip once; a student learns those estimates heard through fresh
-    training noise inside ``spans``, and is selected and tested as its teacher was."""
-    teacher_file = out_dir / f"{stage_name(round_ - 1)}.pt"
+    """Student round ``stage``: the selected model of ``teacher_stage`` enhances every
+    training clip once; a student learns those estimates heard through fresh training noise
+    inside ``spans``, and is selected and tested as its teacher was."""
+    teacher_file = teacher_stage.kept(out_dir)
     teacher = checkpoint.load(teacher_file)
-    student_opts = options(opts)
     train_lines = training_lines(opts, lines["train"])
     targets = teacher_estimates(opts, launch, device, teacher, train_lines, corpus,
-                                targets_path(out_dir, round_, "train"))
-    start = StartingPoint(teacher_file, STUDENT_METHOD, mask_weights(
-        teacher, build_model(model_config(student_opts))))
-    trainer = build_trainer(student_opts, launch, device, teacher["prior"], start, round_)
-    loader, sampler = trainer.train_loader(RemixSet(train_lines, corpus, targets, spans))
+                                targets_path(out_dir, stage.index, "train"))
+    start = StartingPoint(teacher_file, REMIX_METHOD, remix_network(teacher).state_dict())
+    trainer = build_trainer(opts, stage, launch, device, teacher["prior"], start)
 
     def remixed_validation() -> Dataset:
         return RemixSet(lines["val"], corpus, teacher_estimates(
             opts, launch, device, teacher, lines["val"], corpus,
-            targets_path(out_dir, round_, "val")))
+            targets_path(out_dir, stage.index, "val")))
 
-    criteria, val_loaders = validation_loaders(student_opts, trainer, lines["val"], corpus,
-                                               remixed_validation)
-    history = [row if row.get("stage") else {"stage": stage_name(0), **row}
+    history = [row if row.get("stage") else {"stage": teacher_stage.name, **row}
                for row in teacher["history"]]  # a teacher trained without --student
-    run = restore_progress(trainer, out_dir, device, history)
-    log.info("student round %d: %d %s epochs from %s's estimates, starting as it, selected "
-             "by %s", round_, student_opts.epochs, STUDENT_METHOD, teacher_file.name,
-             CRITERIA[criteria[0]])
-    run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
-    return trainer, score_selected(student_opts, trainer, run, criteria, test_set,
-                                   val_loaders, start)
+    log.info("student round %d: %d %s epochs from %s's estimates, starting as it", stage.index,
+             stage.epochs, stage.method, teacher_file.name)
+    training = RemixSet(train_lines, corpus, targets, spans)
+    scores = train_stage(trainer, training, lines["val"], corpus, out_dir, test_set, start,
+                         history, remixed_validation)
+    return trainer, scores

@@ -1,6 +1,6 @@
-"""Training, model selection and test of one stage of a run: the Trainer (one process's
-share of the work), the epoch loop, the method's own stage (``method_stage``) and the
-pre-flight checks; ``stages.py`` runs the stages in order.
+"""Training, model selection and test of one stage of a run (``Stage``): the Trainer (one
+process's share of the work), the epoch loop and the scoring of the selected model
+(``train_stage``); ``stages.py`` sets a run up and runs its stages in order.
 
 Data flow: config lines -> ``dataset.ExampleSet`` (loader workers) -> device ->
 ``methods`` step (STFT, CNN, loss) -> Adam; after every epoch the validation SI-SNRi
@@ -9,10 +9,8 @@ picks the best model, which is finally scored on the test set. One checkpoint di
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import math
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -27,36 +25,40 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 import checkpoint
 import dataset
 import distributed
-import noise_spans
 import prior
 import quality
-import recipes
-from audio import SAMPLE_RATE
 from checkpoint import jsonable
 from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
                      build_model, completed_config, enhance, logit_scale, method_for,
-                     spectral_of)
+                     model_config, spectral_of)
 from metric import SI_SNR
 from noise_spans import NoiseSpans
 from model import for_inference
 from recipes import Options
 from report import Scores, progress, summarise_examples, write_metrics
-from runtime import (UsageError, default_num_workers, keep_freed_memory, local_processes,
-                     pick_device, setup_logging)
-from warm_start import StartingPoint, load_into, starting_point
+from runtime import UsageError, default_num_workers
+from warm_start import StartingPoint, load_into
 
 log = logging.getLogger("pulse")
 
-MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
-              "feature", "input_norm", "mask", "sample_rate")
-"""Arguments that define a trained model; stored in every checkpoint."""
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run: the method's own training (index 0, the teacher of any student) or
+    student round ``index``, training a network of ``method`` for ``epochs``."""
 
+    index: int
+    method: str
+    epochs: int
 
-def model_config(args: Options) -> dict:
-    """The arguments that define the trained network (stored in every checkpoint); ``mask``
-    only for PU, the one method with a choice of mask."""
-    config = {key: getattr(args, key) for key in MODEL_KEYS}
-    return {**config, "mask": config["mask"] if args.method == "PU" else None}
+    @property
+    def name(self) -> str:
+        """``teacher`` for the method's own training, ``studentR`` for student round R."""
+        return f"student{self.index}" if self.index else "teacher"
+
+    def kept(self, out_dir: Path) -> Path:
+        """Where the stage's selected model is kept for the next round (``teacher.pt``,
+        ``student1.pt``, ...)."""
+        return out_dir / f"{self.name}.pt"
 
 
 def seed_everything(seed: int) -> None:
@@ -65,86 +67,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def new_run_dir(method: str) -> Path:
-    base = Path("runs") / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
-
-
-def checked_spans(lines: dict[str, list[dataset.Line]], clip_s: float) -> NoiseSpans:
-    """The parts of the noise files that training may draw fresh excerpts from
-    (``noise_spans.check``): a test excerpt that overlaps a training excerpt is refused,
-    one inside a training span is cut out of it, and validation excerpts that share noise
-    with training are reported (the published protocol draws both from the same part). A
-    test line's fields 5-6, which scoring never reads, are not looked at. Clips last
-    ``clip_s`` seconds."""
-    found = noise_spans.check(dataset.noise_excerpts(lines["train"], clip_s),
-                              dataset.noise_excerpts(lines["val"], clip_s),
-                              dataset.noise_excerpts(lines["test"], clip_s, extra=False))
-    if found.refused:
-        raise dataset.DataError("test lines read noise that training lines read:\n"
-                                + dataset.summarise(found.refused, 5))
-    if found.avoided:
-        log.info("fresh noise excerpts avoid %d test excerpts inside the part of their files "
-                 "that training lines read: %s", len(found.avoided), found.avoided[0])
-    if found.shared:
-        log.info("%d validation excerpts lie where training lines read noise too, so model "
-                 "selection hears noise training heard: %s", len(found.shared), found.shared[0])
-    return found.spans
-
-
-def settle(args: argparse.Namespace, device: torch.device
-           ) -> tuple[Options, dict[str, list[dataset.Line]]]:
-    """The run's options, settled once (``recipes.resolve``), and every example of its
-    config files, after checking each line's format and every audio file the well-formed
-    lines name: all problems in one message, before training.
-
-    The options are settled once the training file tells whether the run learns from
-    recordings, which decides the default test set: none for recordings (there is no clean
-    speech to score), else the published VoiceBank one, looked at only if the training
-    file could be read.
-    """
-    uses_noise_example = args.method != "PN"  # fields 5-6
-    checker = dataset.ConfigChecker(dataset.Corpus(args.clean_path, args.noise_path, args.wav_len,
-                                                   sample_rate=args.sample_rate))
-    lines = {"train": checker.load(args.train_fname, dataset.TRAIN_FIELDS if uses_noise_example
-                                   else dataset.EVAL_FIELDS),
-             "val": checker.load(args.val_fname, dataset.EVAL_FIELDS)}
-    recordings = bool(lines["train"]) and isinstance(lines["train"][0], dataset.RecordingLine)
-    opts = recipes.resolve(args, device, recordings)
-    # the default test set only once the training file could tell whether it is needed
-    wanted = args.test_fname is not None or (opts.test_fname is not None and bool(lines["train"]))
-    lines["test"] = checker.load(opts.test_fname, dataset.EVAL_FIELDS) if wanted else []
-    checker.raise_problems()
-    if recordings and opts.method == "PN":
-        raise UsageError(f"--method PN learns from clean speech, and {opts.train_fname} holds "
-                         "recordings (REC lines) without any; use --method PU or MixIT")
-    if lines["test"] and isinstance(lines["test"][0], dataset.RecordingLine):
-        raise UsageError(f"{opts.test_fname} holds recordings: a test set needs clean speech "
-                         "to score; judge recordings with --enhance and --metrics dnsmos")
-    return opts, lines
-
-
 # ---------------------------------------------------------------- training and evaluation
 
 class Trainer:
     """One process's share of training, validation and test."""
 
-    def __init__(self, args: Options, launch: distributed.Launch, device: torch.device,
-                 prior_value: float, start: StartingPoint | None = None, stage: int = 0):
-        self.args, self.launch, self.device = args, launch, device
-        self.prior, self.stage = prior_value, stage
-        self.model_config = model_config(args)
+    def __init__(self, args: Options, stage: Stage, launch: distributed.Launch,
+                 device: torch.device, prior_value: float, start: StartingPoint | None = None):
+        self.args, self.stage, self.launch, self.device = args, stage, launch, device
+        self.prior = prior_value
+        self.model_config = model_config(args, stage.method)
         self.spectral = spectral_of(self.model_config)
         self.method: Method = method_for(self.model_config)
-        self.fits_mask_scale = args.method == "PU" and args.mask == "soft"
+        self.fits_mask_scale = stage.method == "PU" and args.mask == "soft"
         self.mask_scale: float | None = None
         self.model = build_model(self.model_config)
         if start is not None:
-            load_into(self.model, start, args.method)
+            load_into(self.model, start, stage.method)
         self.model = self.model.to(device)
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -156,10 +95,10 @@ class Trainer:
             self.train_model = torch.compile(self.train_model, mode=args.compile)
         self.objective: Objective = self.method.objective(args, prior_value)
         self.base_lr = args.lr_per_GPU * launch.world_size
-        self.lr_schedule, self.epochs = args.lr_schedule, args.epochs
+        self.lr_schedule, self.epochs = args.lr_schedule, stage.epochs
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.base_lr)
         self.bf16 = args.precision == "bf16"
-        self.shuffled_clips = args.method == "PU" and args.pu_batches == "shuffled"
+        self.shuffled_clips = stage.method == "PU" and args.pu_batches == "shuffled"
         self.reshuffles = args.batch_order == "epoch"
         self.si_snr = SI_SNR[args.si_snr]
         workers = loader_workers(args)
@@ -316,7 +255,7 @@ class Trainer:
 
     def checkpoint(self, epoch: int, best_by: dict, history: list[dict]) -> dict:
         return {"model": self.model.state_dict(), "model_config": self.model_config,
-                "mask_scale": self.mask_scale, "prior": self.prior, "stage": self.stage,
+                "mask_scale": self.mask_scale, "prior": self.prior, "stage": self.stage.index,
                 "optimizer": self.optimizer.state_dict(), "epoch": epoch, "best_by": best_by,
                 "history": history, "args": jsonable(vars(self.args)),
                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
@@ -356,12 +295,13 @@ def improves(criterion: str, value: float, best: dict | None) -> bool:
     return value > best["value"] if criterion == "val_si_snri_db" else value < best["value"]
 
 
-def selection_criteria(args: Options, val_lines: list[dataset.Line]) -> list[str]:
-    """The criteria the validation set allows, the one that selects the model first."""
+def selection_criteria(args: Options, method: str, val_lines: list[dataset.Line]) -> list[str]:
+    """The criteria the validation set allows a stage of ``method``, the one that selects
+    the model first."""
     has_clean = isinstance(val_lines[0], dataset.ConfigLine)
     has_noise = not has_clean or all(line.extra_noise is not None for line in val_lines)
     available = [name for name, ok in (("val_si_snri_db", has_clean),
-                                       ("val_loss", has_noise and args.method != "PN")) if ok]
+                                       ("val_loss", has_noise and method != "PN")) if ok]
     wanted = {"auto": available[:1], "si_snri": ["val_si_snri_db"], "loss": ["val_loss"]}
     chosen = wanted[args.select_by]
     if not chosen or chosen[0] not in available:
@@ -388,7 +328,8 @@ def class_prior(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus
     pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args))
     started = time.time()
     value = prior.estimate_prior(
-        lambda: build_model(model_config(args)), spectral_of(model_config(args)), pairs,
+        lambda: build_model(model_config(args, args.method)),
+        spectral_of(model_config(args, args.method)), pairs,
         device, max(1, args.batch_size // 2), p=args.p if args.risk_norm == "weight" else 0.0,
         loader_options=dict(num_workers=loader_workers(args), worker_init_fn=_seed_worker))
     value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
@@ -398,53 +339,16 @@ def class_prior(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus
     return estimate
 
 
-def start_process(args: argparse.Namespace) -> tuple[distributed.Launch, torch.device]:
-    """Launch detection, device, threads, logging and the process group; the demo corpus."""
-    launch = distributed.detect_launch() if args.dist else distributed.Launch()
-    if args.compile == "reduce-overhead" and launch.world_size > 1:
-        raise UsageError("--compile reduce-overhead works in one process only; use --compile "
-                         "default with several processes")
-    device = pick_device(args.device, launch)
-    if device.type == "cpu":
-        keep_freed_memory()
-        if launch.world_size > 1:
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes()))
-    setup_logging(launch.is_main)
-    distributed.init(launch, device)
-    if args.demo and launch.is_main:
-        from demo_corpus import ensure_demo_corpus
-        ensure_demo_corpus(Path("demo_data"),  # the demo's files are 16 kHz
-                           wav_len=round(args.wav_len * SAMPLE_RATE / args.sample_rate))
-    distributed.barrier()
-    return launch, device
-
-
-def open_run_dir(args: Options, launch: distributed.Launch) -> Path:
-    """The run's folder (``--out_dir`` or a new one), with ``train.log`` from now on. A
-    folder holding another run's ``best.pt`` and no ``last.pt`` to resume is refused: a
-    run that selects no epoch would leave that stale model behind as its own."""
-    out_dir = args.out_dir or new_run_dir(args.method)
-    if (out_dir / "best.pt").exists() and not (out_dir / "last.pt").exists():
-        raise UsageError(f"{out_dir} holds a best.pt but no last.pt to resume from: the output "
-                         "of another run; give another --out_dir or move it away")
-    if launch.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        setup_logging(True, out_dir / "train.log")
-    return out_dir
-
-
-def build_trainer(args: Options, launch: distributed.Launch, device: torch.device,
-                  prior_value: float, start: StartingPoint | None = None,
-                  stage: int = 0) -> Trainer:
-    """The Trainer of ``stage`` (0: the method's own training; r: student round r), its
-    weights drawn from ``--seed`` or taken from ``start``; afterwards each rank draws its
-    own random numbers."""
-    seed_everything(args.seed + stage)
+def build_trainer(args: Options, stage: Stage, launch: distributed.Launch, device: torch.device,
+                  prior_value: float, start: StartingPoint | None = None) -> Trainer:
+    """The Trainer of ``stage``, its weights drawn from ``--seed`` (and the stage's index) or
+    taken from ``start``; afterwards each rank draws its own random numbers."""
+    seed_everything(args.seed + stage.index)
     if args.fix_seed:
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
         torch.backends.cudnn.benchmark = True
-    trainer = Trainer(args, launch, device, prior_value, start, stage)
+    trainer = Trainer(args, stage, launch, device, prior_value, start)
     seed_everything(args.seed + launch.rank)
     return trainer
 
@@ -471,7 +375,7 @@ def validation_loaders(args: Options, trainer: Trainer, lines: list[dataset.Line
                        ) -> tuple[list[str], dict[str, DataLoader]]:
     """The selection criteria (the deciding one first) and a loader for each; the loss is
     taken over ``loss_set()`` where given (a student's), else over the method's pairs."""
-    criteria = selection_criteria(args, lines)
+    criteria = selection_criteria(args, trainer.stage.method, lines)
     sets = {"val_si_snri_db": lambda: dataset.ExampleSet(lines, corpus),
             "val_loss": loss_set or (lambda: dataset.ExampleSet(lines, corpus,
                                                                 trainer.method.second(args)))}
@@ -488,28 +392,41 @@ class Progress:
     history: list[dict] = field(default_factory=list)
 
 
-def saved_stage(out_dir: Path) -> int:
-    """The stage that ``out_dir/last.pt`` saved (0 where there is none, or it predates
-    stages)."""
-    last_path = out_dir / "last.pt"
-    return checkpoint.load(last_path).get("stage", 0) if last_path.exists() else 0
-
-
-def restore_progress(trainer: Trainer, out_dir: Path, device: torch.device,
-                     history: list[dict] | None = None) -> Progress:
+def restore_progress(trainer: Trainer, out_dir: Path, history: list[dict]) -> Progress:
     """The progress of ``out_dir/last.pt`` restored into ``trainer`` where it saved the
-    trainer's stage, or a fresh start after the earlier stages' ``history``; every process
-    must agree."""
-    progress_made, last_path = Progress(history=list(history or [])), out_dir / "last.pt"
-    if last_path.exists() and saved_stage(out_dir) == trainer.stage:
-        progress_made = Progress(*trainer.resume(checkpoint.load(last_path), last_path))
+    trainer's stage (a checkpoint written before stages holds stage 0), or a fresh start
+    after the earlier stages' ``history``; every process must agree."""
+    progress_made, last_path = Progress(history=list(history)), out_dir / "last.pt"
+    state = checkpoint.load(last_path) if last_path.exists() else {}
+    if state and state.get("stage", 0) == trainer.stage.index:
+        progress_made = Progress(*trainer.resume(state, last_path))
         log.info("resuming %s after epoch %d", out_dir, progress_made.next_epoch - 1)
     resumed = distributed.all_sum(torch.tensor([progress_made.next_epoch, 1.0],
-                                               dtype=torch.float64, device=device))
+                                               dtype=torch.float64, device=trainer.device))
     if resumed[0].item() != progress_made.next_epoch * resumed[1].item():
         raise UsageError(f"the processes disagree on where to resume: {last_path} must be "
                          "visible to every process (a shared file system)")
     return progress_made
+
+
+def validate(trainer: Trainer, val_loaders: dict[str, DataLoader], criteria: list[str],
+             run: Progress, epoch: int, row: dict) -> None:
+    """Score the current weights (after fitting the soft mask's scale) on every criterion
+    into ``row``, and keep them as epoch ``epoch``'s candidate for each criterion they
+    improve."""
+    trainer.fit_mask_scale(val_loaders[criteria[0]])
+    if trainer.mask_scale is not None:
+        row["mask_scale"] = trainer.mask_scale
+    for name in criteria:
+        if name == "val_si_snri_db":
+            row[name] = trainer.evaluate(val_loaders[name], "validation")[0]
+        else:
+            row[name] = trainer.validation_loss(val_loaders[name])
+        if improves(name, row[name], run.best_by.get(name)):
+            run.best_by[name] = {"value": row[name], "epoch": epoch,
+                                 "mask_scale": trainer.mask_scale,
+                                 "model": {k: v.detach().cpu().clone()
+                                           for k, v in trainer.model.state_dict().items()}}
 
 
 def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler,
@@ -524,21 +441,9 @@ def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler
         sampler.set_epoch(epoch if trainer.reshuffles else 0)
         train_loss = trainer.train_epoch(loader, epoch)
         train_seconds = time.time() - started
-        row = {"stage": stage_name(trainer.stage)} if trainer.args.student else {}
+        row = {"stage": trainer.stage.name} if trainer.args.student else {}
         row.update({"epoch": epoch, "train_loss": train_loss})
-        trainer.fit_mask_scale(val_loaders[criteria[0]])
-        if trainer.mask_scale is not None:
-            row["mask_scale"] = trainer.mask_scale
-        for name in criteria:
-            if name == "val_si_snri_db":
-                row[name] = trainer.evaluate(val_loaders[name], "validation")[0]
-            else:
-                row[name] = trainer.validation_loss(val_loaders[name])
-            if improves(name, row[name], run.best_by.get(name)):
-                run.best_by[name] = {"value": row[name], "epoch": epoch,
-                                     "mask_scale": trainer.mask_scale,
-                                     "model": {k: v.detach().cpu().clone()
-                                               for k, v in trainer.model.state_dict().items()}}
+        validate(trainer, val_loaders, criteria, run, epoch, row)
         seconds = time.time() - started
         row.update({"seconds": round(seconds, 2), "lr": trainer.optimizer.param_groups[0]["lr"],
                     "train_clips_per_s": round(clips / train_seconds, 2),
@@ -581,7 +486,7 @@ def score_selected(args: Options, trainer: Trainer, run: Progress, criteria: lis
                **{name: run.best_by[name]["value"] for name in criteria if name in run.best_by}}
     results["val_si_snri_db"] = best["value"] if criteria[0] == "val_si_snri_db" else None
     results.update({"world_size": trainer.launch.world_size, "device": str(trainer.device),
-                    "init_from": start.record(args.method) if start else None})
+                    "init_from": start.record(trainer.stage.method) if start else None})
     scores = Scores(results)
     if test_set is not None:
         test_loader = trainer.eval_loader(test_set)
@@ -604,41 +509,21 @@ def score_selected(args: Options, trainer: Trainer, run: Progress, criteria: lis
     return scores
 
 
-def stage_name(stage: int) -> str:
-    """``teacher`` for the method's own training, ``studentR`` for student round R."""
-    return f"student{stage}" if stage else "teacher"
-
-
-def keep_stage(trainer: Trainer, scores: Scores, out_dir: Path) -> None:
-    """Save the selected model of the stage ``trainer`` just finished as
-    ``out_dir/STAGE.pt`` (teacher.pt, student1.pt, ...) with its scores and the run's
-    history so far, for the next round to learn from and a resumed run to report."""
-    if trainer.launch.is_main:
-        state = checkpoint.load(out_dir / "last.pt")
-        state.update(model=trainer.model.state_dict(), mask_scale=trainer.mask_scale,
-                     results=scores.results)
-        checkpoint.save(state, out_dir / f"{stage_name(trainer.stage)}.pt")
-    distributed.barrier()
-
-
-def method_stage(opts: Options, launch: distributed.Launch, device: torch.device,
-                 lines: dict[str, list[dataset.Line]], corpus: dataset.Corpus, out_dir: Path,
-                 spans: NoiseSpans, test_set: dataset.ExampleSet | None
-                 ) -> tuple[Trainer, Scores]:
-    """Train the method itself (the teacher of any student), select and test it."""
-    start = None
-    if opts.init_from and not (out_dir / "last.pt").exists():  # a resumed run's weights win
-        start = starting_point(opts.init_from, model_config(opts))
-        log.info("weights from %s (%s; output layer %s)", opts.init_from, start.method,
-                 start.record(opts.method)["output_layer"])
-    trainer = build_trainer(opts, launch, device, class_prior(
-        opts, lines["train"], corpus, out_dir / "last.pt", device), start)
-    loader, sampler = trainer.train_loader(training_set(opts, lines["train"], corpus,
-                                                        trainer.method, spans))
-    criteria, val_loaders = validation_loaders(opts, trainer, lines["val"], corpus)
-    run = restore_progress(trainer, out_dir, device)
-    log.info("%s on %s, %d process(es), lr %.3g, %d parameters, model selected by %s; output "
-             "in %s", opts.method, device, launch.world_size, trainer.base_lr,
-             sum(p.numel() for p in trainer.model.parameters()), CRITERIA[criteria[0]], out_dir)
+def train_stage(trainer: Trainer, training: Dataset, val_lines: list[dataset.Line],
+                corpus: dataset.Corpus, out_dir: Path, test_set: dataset.ExampleSet | None,
+                start: StartingPoint | None = None, history: list[dict] = (),
+                loss_set: Callable[[], Dataset] | None = None) -> Scores:
+    """Train ``trainer``'s stage on ``training`` (continuing ``out_dir/last.pt`` where it
+    saved this stage, else after the earlier stages' ``history``), select an epoch by the
+    validation lines (the loss over ``loss_set()`` where given) and score it."""
+    loader, sampler = trainer.train_loader(training)
+    criteria, val_loaders = validation_loaders(trainer.args, trainer, val_lines, corpus,
+                                               loss_set)
+    run = restore_progress(trainer, out_dir, history)
+    log.info("%s: %s on %s, %d process(es), lr %.3g, %d parameters, %d epochs, model selected "
+             "by %s; output in %s", trainer.stage.name, trainer.stage.method, trainer.device,
+             trainer.launch.world_size, trainer.base_lr,
+             sum(p.numel() for p in trainer.model.parameters()), trainer.epochs,
+             CRITERIA[criteria[0]], out_dir)
     run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
-    return trainer, score_selected(opts, trainer, run, criteria, test_set, val_loaders, start)
+    return score_selected(trainer.args, trainer, run, criteria, test_set, val_loaders, start)

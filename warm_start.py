@@ -15,18 +15,12 @@ import torch
 from torch import nn
 
 import checkpoint
-from methods import completed_config
+from methods import BODY_KEYS, completed_config
 from runtime import UsageError
 
 STARTER = Path(__file__).resolve().parent / "pretrained" / "pulse_starter.pt"
 """The model ``--enhance`` uses without ``--checkpoint`` and ``--init_from`` can adapt:
 PN on real speech in real ambience (``benchmarks/starter.py``; docs/starter.md)."""
-
-BODY_KEYS = ("blocks", "fcblocks", "channels", "regulariser", "frame_len", "feature",
-             "input_norm", "sample_rate")
-"""``model_config`` entries that the weights below the output layer depend on (the input
-feature and the rate included: weights learnt on one mean nothing on another)."""
-
 
 @dataclass(frozen=True)
 class StartingPoint:

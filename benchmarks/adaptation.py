@@ -30,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import audio  # noqa: E402
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.pretrained import ANCHORS, WARMUPS, anchor_si_snri  # noqa: E402
@@ -96,7 +97,8 @@ def main() -> None:
     if not args.no_anchors:
         for anchor in ANCHORS:
             for warmup, seconds in WARMUPS.items():
-                gains = anchor_si_snri(anchor(), test_lines, dataset.Corpus(None, None, WAV_LEN),
+                gains = anchor_si_snri(anchor(), test_lines, dataset.Corpus(
+                    None, None, WAV_LEN, sample_rate=audio.DEFAULT_RATE),
                                        seconds)
                 print(f"{anchor.name}, {warmup}: {gains.mean():+.2f} dB", flush=True)
     runs = data / "adaptation_runs"

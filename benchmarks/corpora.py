@@ -64,7 +64,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import audio  # noqa: E402
-from audio import SAMPLE_RATE  # noqa: E402
 from benchmarks.real_audio import (NOISE_PACKAGE, SEEN_MIN_NOISE_S, SPEECH_PACKAGES,  # noqa: E402
                                    decode_0ad, decode_ambience, decode_speech, fetch, link_all)
 from create_config_files import (AudioFile, files_on_disk, make_config_lines,  # noqa: E402
@@ -81,9 +80,11 @@ VAL_NOISE_EVERY = 6
 """Every sixth training noise file is held out for validation in the ``*_heldval_*`` files."""
 HELD_OUT_VAL = "heldval"
 CORPORA_VERSION = "2"
+CORPUS_RATE = audio.DEFAULT_RATE
+"""Hz of the development corpora's files (the full-band corpus has its own)."""
 
 
-def active_seconds(wave: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+def active_seconds(wave: np.ndarray, rate: int = CORPUS_RATE) -> float:
     """Seconds of 20 ms frames of (T,) ``wave`` (full scale 1) that are above
     ``ACTIVE_FLOOR_DBFS`` and within ``ACTIVE_RANGE_DB`` of the loudest frame."""
     frame = int(FRAME_S * rate)
@@ -95,7 +96,7 @@ def active_seconds(wave: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     return float(active.sum() * FRAME_S)
 
 
-def trimmed(wave: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+def trimmed(wave: np.ndarray, rate: int = CORPUS_RATE) -> np.ndarray:
     """(T,) ``wave`` without its leading and trailing 20 ms frames below
     ``ACTIVE_FLOOR_DBFS`` (a track's silent run-in and run-out)."""
     frame = int(FRAME_S * rate)
@@ -106,7 +107,7 @@ def trimmed(wave: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
 
 def has_signal(path: Path) -> bool:
     """Whether the file holds at least ``MIN_ACTIVE_S`` of active signal."""
-    return active_seconds(audio.read_audio(path)) >= MIN_ACTIVE_S
+    return active_seconds(audio.read_audio(path, rate=CORPUS_RATE)) >= MIN_ACTIVE_S
 
 
 def decode_gsm(deb: Path, label: str, out: Path) -> list[Path]:
@@ -131,15 +132,15 @@ def join_scenes(files: list[Path], family: Callable[[Path], str], prefix: str, o
     paths, scene, families = [], [], []
 
     def close_scene() -> None:
-        if sum(map(len, scene)) >= scene_s * SAMPLE_RATE:
+        if sum(map(len, scene)) >= scene_s * CORPUS_RATE:
             paths.append(out / f"{prefix}_{len(paths):02d}_{'-'.join(families)}.wav")
-            sf.write(paths[-1], np.concatenate(scene), SAMPLE_RATE, subtype="FLOAT")
+            sf.write(paths[-1], np.concatenate(scene), CORPUS_RATE, subtype="FLOAT")
             scene.clear()
             families.clear()
 
     for path in files:
-        wave = trimmed(audio.read_audio(path))
-        if len(wave) < MIN_NOISE_S * SAMPLE_RATE:
+        wave = trimmed(audio.read_audio(path, rate=CORPUS_RATE))
+        if len(wave) < MIN_NOISE_S * CORPUS_RATE:
             continue
         if family(path) not in families:
             close_scene()
@@ -186,7 +187,8 @@ def tux_racer(debs: Path, out: Path) -> list[Path]:
         paths = []
         for track in music:
             paths.append(out / f"music_{track.stem}.wav")
-            sf.write(paths[-1], trimmed(audio.read_audio(track)), SAMPLE_RATE, subtype="FLOAT")
+            sf.write(paths[-1], trimmed(audio.read_audio(track, rate=CORPUS_RATE)), CORPUS_RATE,
+                     subtype="FLOAT")
         slides = sorted(Path(tmp).glob("usr/share/games/etr/sounds/*_slide.wav"))
         return paths + join_scenes(slides, lambda p: p.stem, "slides", out,
                                    scene_s=SEEN_MIN_NOISE_S)
@@ -197,7 +199,7 @@ MIN_LOW_SHARE = 0.5
 """A noise of ``italian_engines`` keeps at least this share of its energy below ``LOW_HZ``."""
 
 
-def low_share(wave: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+def low_share(wave: np.ndarray, rate: int = CORPUS_RATE) -> float:
     """The share of (T,) ``wave``'s energy below ``LOW_HZ``."""
     power = np.abs(np.fft.rfft(wave)) ** 2
     return float(power[np.fft.rfftfreq(len(wave), 1 / rate) < LOW_HZ].sum()
@@ -228,7 +230,8 @@ def engine_scenes(debs: Path, out: Path) -> list[Path]:
                             "*/c172p/Sounds/engine*.wav"], stdin=tar_stream.stdout, check=True)
         sounds = sorted((p for p in Path(tmp).rglob("*.wav") if p.parent.name == "Sounds"),
                         key=lambda p: p.name)  # not the spoken warnings in folders below
-        low = [p for p in sounds if low_share(audio.read_audio(p)) >= MIN_LOW_SHARE]
+        low = [p for p in sounds
+               if low_share(audio.read_audio(p, rate=CORPUS_RATE)) >= MIN_LOW_SHARE]
         return join_scenes(low, lambda p: p.stem, "engines", out, scene_s=SEEN_MIN_NOISE_S)
 
 
@@ -239,7 +242,7 @@ class CorpusRecipe:
     signal: Callable[[Path, Path], list[Path]]
     noise: Callable[[Path, Path], list[Path]]
     wav_len: int = 32000
-    rate: int = SAMPLE_RATE
+    rate: int = CORPUS_RATE
     """Hz of its files, and of ``wav_len``'s samples."""
 
 
@@ -289,7 +292,7 @@ def split_signals(files: list[Path]) -> dict[str, list[Path]]:
 
 
 def write_protocols(corpus: Path, signals: dict[str, list[Path]], noises: list[Path],
-                    wav_len: int, rate: int = SAMPLE_RATE) -> None:
+                    wav_len: int, rate: int = CORPUS_RATE) -> None:
     """``{seen,unseen}_{train,val,test}_set.txt`` in ``corpus``, paths relative to it, for
     clips of ``wav_len`` samples at ``rate``."""
     def relative(paths: list[Path]) -> list[str]:
@@ -321,7 +324,7 @@ def write_protocols(corpus: Path, signals: dict[str, list[Path]], noises: list[P
                            corpus)
 
 
-def silent_excerpts(corpus: Path, wav_len: int, rate: int = SAMPLE_RATE) -> list[str]:
+def silent_excerpts(corpus: Path, wav_len: int, rate: int = CORPUS_RATE) -> list[str]:
     """``FILE:LINE`` of every config line of ``corpus`` whose noise excerpt (or extra
     noise excerpt) is silent, which ``pulse.py`` would refuse."""
     silent = []

@@ -29,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import audio  # noqa: E402
 import checkpoint  # noqa: E402
 import dataset  # noqa: E402
 from methods import (PU_MASKS, abs_logit_histogram, logit_scale, method_for,  # noqa: E402
@@ -59,7 +60,8 @@ class Scorer:
         state = checkpoint.load(run / "best.pt")
         self.model, _, self.spectral = model_from_state(state, torch.device("cpu"))
         args = state["args"]
-        corpus = dataset.Corpus(args.get("clean_path"), args.get("noise_path"), args["wav_len"])
+        corpus = dataset.Corpus(args.get("clean_path"), args.get("noise_path"), args["wav_len"],
+                                sample_rate=audio.DEFAULT_RATE)
         lines = dataset.read_config(args[f"{split}_fname"], dataset.EVAL_FIELDS)
         self.clips = []
         with torch.no_grad():

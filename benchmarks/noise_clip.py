@@ -27,6 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import audio  # noqa: E402
 import checkpoint  # noqa: E402
 import dataset  # noqa: E402
 import noise_clip  # noqa: E402
@@ -68,7 +69,7 @@ def run_corpus(name: str, protocol: str, args: argparse.Namespace, out) -> None:
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        corpus = dataset.Corpus(None, None, wav_len)
+        corpus = dataset.Corpus(None, None, wav_len, sample_rate=audio.DEFAULT_RATE)
         lines = dataset.read_config(f"{protocol}_test_set.txt", dataset.EVAL_FIELDS)
         lines = lines[args.first:args.first + args.lines]
         items = []

@@ -82,7 +82,7 @@ class Enhancer:
             self.close(state)
         return frames[delay:delay + len(wave)] / self.input_scale
 
-    def enhance(self, wave: np.ndarray, rate: int = audio.SAMPLE_RATE,
+    def enhance(self, wave: np.ndarray, rate: int = audio.DEFAULT_RATE,
                 warmup_s: float | None = 0.5) -> np.ndarray:
         """(T,) waveform at ``rate`` → its enhanced (T,) waveform, presented at
         ``INPUT_RMS`` and warmed up on the mirrored first ``warmup_s`` seconds (None: the
@@ -197,7 +197,8 @@ def main() -> None:
                    help="as in pulse.py; '' uses the config's paths as written")
     p.add_argument("--wav_len", type=int, default=32000)
     args = p.parse_args()
-    corpus = dataset.Corpus(args.clean_path or None, args.noise_path or None, args.wav_len)
+    corpus = dataset.Corpus(args.clean_path or None, args.noise_path or None, args.wav_len,
+                            sample_rate=audio.DEFAULT_RATE)
     lines = dataset.read_config(args.test_fname, dataset.EVAL_FIELDS)
     for anchor in ANCHORS:
         enhancer = anchor()

@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 import dataset  # noqa: E402
 import distributed  # noqa: E402
 import pulse  # noqa: E402
+import recipes  # noqa: E402
+import stages  # noqa: E402
 import train  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.real_audio import SETTINGS, build_corpus, config  # noqa: E402
@@ -103,14 +105,17 @@ def main() -> None:
     os.chdir(corpus_dir)
     keep_freed_memory()
     device = torch.device("cpu")
-    run, lines = train.settle(pulse.parse_args([
+    run = recipes.resolve(pulse.parse_args([
         *SETTINGS, "--precision", args.precision, "--train_fname",
         config(corpus_dir, args.protocol, "train"), "--val_fname",
         config(corpus_dir, args.protocol, "val"), "--test_fname",
-        config(corpus_dir, args.protocol, "test")]), device)
-    corpus = dataset.Corpus(None, None, run.wav_len, run.resampler)
-    trainer = train.build_trainer(run, distributed.Launch(), device, run.prior)
-    examples = train.training_set(run, lines["train"], corpus, trainer.method)
+        config(corpus_dir, args.protocol, "test")]), device, trains_on_recordings=False)
+    corpus = dataset.Corpus(None, None, run.wav_len, run.resampler, sample_rate=run.sample_rate)
+    lines = stages.read_lines(run, corpus, test_given=True)
+    trainer = train.build_trainer(run, train.Stage(0, run.method, run.epochs),
+                                  distributed.Launch(), device, run.prior)
+    examples = train.training_set(run, lines["train"], corpus, trainer.method,
+                                  dataset.training_spans(lines["train"], corpus.clip_s))
     loader, sampler = trainer.train_loader(examples)
     _, val_loaders = train.validation_loaders(run, trainer, lines["val"], corpus)
     print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -209,7 +209,7 @@ def config(corpus: Path, protocol: str, split: str, train_lines: int = N_TRAIN) 
 
 def oracle_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus) -> np.ndarray:
     """SI-SNRi (dB) of the ideal binary mask (speech bins where |S| > |N|) at frame 1024."""
-    spectral, gains = Spectral(1024), []
+    spectral, gains = Spectral(1024, sample_rate=audio.DEFAULT_RATE), []
     for line in lines:
         noisy, clean = (torch.from_numpy(x)[None] for x in dataset.load_parallel(line, corpus)[:2])
         speech, noise = spectral.stft(clean), spectral.stft(noisy - clean)
@@ -228,7 +228,7 @@ def baselines(corpus_dir: Path, protocol: str) -> dict[str, np.ndarray]:
 def untrained_scores(test_fname: str, wav_len: int, label: str) -> dict[str, np.ndarray]:
     """Test SI-SNRi (dB) per line of the test file's lines, for each method that needs
     no training; paths in the file are relative to the working directory."""
-    corpus = dataset.Corpus(None, None, wav_len)
+    corpus = dataset.Corpus(None, None, wav_len, sample_rate=audio.DEFAULT_RATE)
     lines = dataset.read_config(test_fname, dataset.EVAL_FIELDS)
     inputs = [si_snr(*(torch.from_numpy(x[None]) for x in
                        dataset.load_parallel(line, corpus)[:2])).item() for line in lines]

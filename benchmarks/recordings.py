@@ -30,13 +30,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import audio  # noqa: E402
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from demo_corpus import ensure_demo_corpus  # noqa: E402
 from metric import si_snr_improvement  # noqa: E402
 from prior import true_prior  # noqa: E402
-from pulse import DEMO_SETTINGS, build_parser  # noqa: E402
-from spectral import Spectral  # noqa: E402
+from recipes import DEMO_CLIP_S, DEMO_FRAME_S, DEMO_SETTINGS  # noqa: E402
+from spectral import FRAME_S, Spectral, frame_samples  # noqa: E402
 
 DEMO = [*(f"--{key}={value}" for key, value in DEMO_SETTINGS.items()), "--quiet"]
 
@@ -52,7 +53,8 @@ def training_prior(lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
                    frame_len: int) -> float:
     """The |X|-weighted noise share of the noisy training clips (``--prior``'s meaning) at
     the runs' STFT frame."""
-    spectral, mags = Spectral(frame_len), {"noisy": [], "speech": [], "noise": []}
+    spectral = Spectral(frame_len, sample_rate=audio.DEFAULT_RATE)
+    mags = {"noisy": [], "speech": [], "noise": []}
     for line in lines:
         noisy, clean, _ = dataset.load_parallel(line, corpus)
         for name, wave in (("noisy", noisy), ("speech", clean), ("noise", noisy - clean)):
@@ -115,7 +117,8 @@ def level_errors(recordings: Path, lines: list[dataset.ConfigLine],
     here = os.getcwd()
     os.chdir(recordings)
     try:
-        rec_corpus = dataset.Corpus(None, None, corpus.wav_len).with_noise_profiles(
+        rec_corpus = dataset.Corpus(
+            None, None, corpus.wav_len, sample_rate=audio.DEFAULT_RATE).with_noise_profiles(
             rec_lines + val_lines)
         pairs = dataset.ExampleSet(rec_lines, rec_corpus, "noise_paired")
         levels = [pairs[i][1].std().item() for i in range(len(rec_lines))]
@@ -144,11 +147,13 @@ def prior_auto(cwd: Path, work: Path, seed_args: list[str], files: list[str], se
 
 
 def demo_setup(work: Path) -> dict:
-    wav_len = DEMO_SETTINGS["wav_len"]
-    demo = ensure_demo_corpus(work / "demo_data", wav_len=wav_len)
+    rate = audio.DEFAULT_RATE
+    wav_len = audio.samples(DEMO_CLIP_S, rate)
+    demo = ensure_demo_corpus(work / "demo_data", clip_s=DEMO_CLIP_S)
     return {"cwd": work, "settings": DEMO, "wav_len": wav_len,
-            "frame_len": DEMO_SETTINGS["frame_len"],
-            "corpus": dataset.Corpus(str(demo.clean_path), str(demo.noise_path), wav_len),
+            "frame_len": frame_samples(DEMO_FRAME_S, rate),
+            "corpus": dataset.Corpus(str(demo.clean_path), str(demo.noise_path), wav_len,
+                                     sample_rate=rate),
             "train": demo.train, "val": demo.val, "test": demo.test,
             "noise_files": sorted(demo.noise_path.glob("*/*.wav")),
             "roots": ["--clean_path", str(demo.clean_path), "--noise_path",
@@ -163,8 +168,9 @@ def real_setup(work: Path) -> dict:
     folder = real_audio.build_corpus(ROOT / "real_audio_data")
     os.chdir(folder)
     return {"cwd": folder, "settings": [*real_audio.SETTINGS], "wav_len": real_audio.WAV_LEN,
-            "frame_len": build_parser().get_default("frame_len"),
-            "corpus": dataset.Corpus(None, None, real_audio.WAV_LEN),
+            "frame_len": frame_samples(FRAME_S, audio.DEFAULT_RATE),
+            "corpus": dataset.Corpus(None, None, real_audio.WAV_LEN,
+                                     sample_rate=audio.DEFAULT_RATE),
             **{split: folder / f"unseen_{split}_set.txt" for split in ("train", "val", "test")},
             "noise_files": sorted((folder / "unseen" / "train").glob("*.wav")), "roots": []}
 

@@ -78,7 +78,7 @@ def voice_lines(corpus: Path, voices: list[Path], seed: int = 0) -> list[str]:
     for voice in voices:
         noise = rng.choice(noises)
         length = sf.info(noise).duration
-        start = rng.uniform(0.9 * length, length - WAV_LEN / audio.SAMPLE_RATE)
+        start = rng.uniform(0.9 * length, length - WAV_LEN / audio.DEFAULT_RATE)
         lines.append(f"{voice.relative_to(corpus)} {noise.relative_to(corpus)} {start:.3f} "
                      f"{rng.uniform(-5, 10):.2f}")
     return lines
@@ -88,7 +88,8 @@ def scores(checkpoint: Path, lines: list[dataset.ConfigLine], resampler: str,
            wav_len: int = WAV_LEN) -> np.ndarray:
     """SI-SNRi (dB) of each line, read through ``resampler``, enhanced by ``checkpoint``."""
     model, method, spectral = load_checkpoint(checkpoint, torch.device("cpu"))
-    data = dataset.ExampleSet(lines, dataset.Corpus(None, None, wav_len, resampler))
+    data = dataset.ExampleSet(lines, dataset.Corpus(None, None, wav_len, resampler,
+                                                    sample_rate=audio.DEFAULT_RATE))
     gains = []
     for noisy, clean in data:
         estimate = enhance(model, method, spectral, noisy[None])
@@ -98,13 +99,13 @@ def scores(checkpoint: Path, lines: list[dataset.ConfigLine], resampler: str,
 
 def band_difference_db(voices: list[Path], low_hz: float, high_hz: float) -> float:
     """Mean power of the sinc-resampled voices over soxr's in a band, in dB."""
-    spectral, power = Spectral(1024), {}
-    bins = np.fft.rfftfreq(1024, 1 / audio.SAMPLE_RATE)
+    spectral, power = Spectral(1024, sample_rate=audio.DEFAULT_RATE), {}
+    bins = np.fft.rfftfreq(1024, 1 / audio.DEFAULT_RATE)
     band = torch.from_numpy((bins >= low_hz) & (bins < high_hz))
     for name in audio.RESAMPLERS:
         total = 0.0
         for voice in voices:
-            wave = torch.from_numpy(audio.read_audio(voice, name))[None]
+            wave = torch.from_numpy(audio.read_audio(voice, name, rate=audio.DEFAULT_RATE))[None]
             total += (spectral.stft(wave).abs()[0, band] ** 2).sum().item()
         power[name] = total
     return 10 * np.log10(power["sinc"] / power["soxr"])

@@ -22,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import audio  # noqa: E402
 import dataset  # noqa: E402
 from benchmarks.demo import cpu_name  # noqa: E402
 from benchmarks.pretrained import ANCHORS, anchor_si_snri  # noqa: E402
@@ -53,7 +54,7 @@ def run_scores(data: Path, sizes: list[int], methods: list[str], seeds: list[int
 
 def anchor_scores(corpus: Path) -> dict[tuple[str, str], float]:
     """Mean test SI-SNRi of each pretrained anchor per protocol."""
-    files = dataset.Corpus(None, None, WAV_LEN)
+    files = dataset.Corpus(None, None, WAV_LEN, sample_rate=audio.DEFAULT_RATE)
     out = {}
     for protocol in PROTOCOLS:
         lines = dataset.read_config(config(corpus, protocol, "test"), dataset.EVAL_FIELDS)

@@ -41,7 +41,7 @@ def noise_take(line: dataset.ConfigLine, corpus: dataset.Corpus, take_s: float,
     as the excerpt is in the mixture of unit std that ``scale`` made: the file's own level
     there, not the clip's. Returns (samples at 16 kHz,)."""
     excerpt, path = corpus.excerpt(line.noise, corpus.noise_root, line.noise_start_s)
-    clip_end_s = line.noise_start_s + corpus.wav_len / audio.SAMPLE_RATE
+    clip_end_s = line.noise_start_s + corpus.wav_len / audio.DEFAULT_RATE
     before_s = line.noise_start_s - TAKE_GAP_S
     after_s = sf.info(path).duration - clip_end_s - TAKE_GAP_S
     length_s = min(take_s, max(before_s, after_s))
@@ -52,7 +52,8 @@ def noise_take(line: dataset.ConfigLine, corpus: dataset.Corpus, take_s: float,
         start_s = before_s - length_s
     else:
         start_s = clip_end_s + TAKE_GAP_S
-    take = audio.read_excerpt(path, start_s, round(length_s * audio.SAMPLE_RATE))
+    take = audio.read_excerpt(path, start_s, round(length_s * audio.DEFAULT_RATE),
+                              rate=audio.DEFAULT_RATE)
     return (take - take.mean()) / (excerpt - excerpt.mean()).std() / scale
 
 
@@ -68,15 +69,16 @@ def gating_si_snri(lines: list[dataset.ConfigLine], corpus: dataset.Corpus,
     for line in lines:
         noisy, clean, scale = dataset.load_parallel(line, corpus)
         if noise_clip_s is None:
-            gated = noisereduce.reduce_noise(y=noisy, sr=audio.SAMPLE_RATE, stationary=False)
+            gated = noisereduce.reduce_noise(y=noisy, sr=audio.DEFAULT_RATE, stationary=False)
         else:
             if take == "next_to_clip":
                 clip = noise_take(line, corpus, noise_clip_s, scale)
             else:
                 noise_file = dataset.resolve(line.noise, corpus.noise_root)
-                clip = audio.read_excerpt(noise_file, 0.0, int(noise_clip_s * audio.SAMPLE_RATE))
+                clip = audio.read_excerpt(noise_file, 0.0, int(noise_clip_s * audio.DEFAULT_RATE),
+                                          rate=audio.DEFAULT_RATE)
                 clip = dataset.standardise(clip, noise_file) / scale
-            gated = noisereduce.reduce_noise(y=noisy, sr=audio.SAMPLE_RATE, y_noise=clip,
+            gated = noisereduce.reduce_noise(y=noisy, sr=audio.DEFAULT_RATE, y_noise=clip,
                                              stationary=True)
         improvements.append(si_snr_improvement(*(torch.from_numpy(x[None])
                                                  for x in (gated, noisy, clean))).item())
@@ -96,7 +98,8 @@ def main() -> None:
                    help="where that recording comes from: the test clip's noise file just "
                         "before the clip, at the file's level there, or the file's start")
     args = p.parse_args()
-    corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len)
+    corpus = dataset.Corpus(args.clean_path, args.noise_path, args.wav_len,
+                            sample_rate=audio.DEFAULT_RATE)
     lines = dataset.read_config(args.test_fname, dataset.EVAL_FIELDS)
     values = gating_si_snri(lines, corpus, args.noise_clip_s, args.take)
     print(f"spectral gating ({args.take}) on {args.test_fname}: {len(values)} clips, mean SI-SNRi "

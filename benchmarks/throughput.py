@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import audio  # noqa: E402
 import dataset  # noqa: E402
 import loss  # noqa: E402
 from methods import METHODS, PUObjective, enhance, enhance_long  # noqa: E402
@@ -149,12 +150,13 @@ def main() -> None:
                    "(%(choices)s), as pulse.py --compile MODE")
     args = p.parse_args()
     device = torch.device(args.device)
-    spectral = Spectral(args.frame_len)
+    spectral = Spectral(args.frame_len, sample_rate=audio.DEFAULT_RATE)
     pu_risk = PUObjective(prior=0.6)
     pairs = args.batch_size // 2
     tmp = tempfile.TemporaryDirectory()
     lines = make_corpus(Path(tmp.name), args.lines, args.wav_len)
-    corpus = dataset.Corpus(tmp.name + "/s", tmp.name + "/n", args.wav_len)
+    corpus = dataset.Corpus(tmp.name + "/s", tmp.name + "/n", args.wav_len,
+                            sample_rate=audio.DEFAULT_RATE)
     train_set = dataset.ExampleSet(lines, corpus, "noise_paired")
     eval_set = dataset.ExampleSet(lines, corpus)
     native_bf16 = device.type == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
@@ -256,7 +258,7 @@ def enhance_speed(device: torch.device, args: argparse.Namespace) -> None:
     """Real-time factor of enhancing one long file as ``pulse.py --enhance`` does."""
     net = for_inference(build_cnn(args.blocks, 0, 8, 0.2, 1, 1, "batchnorm"), device)
     wave = torch.randn(int(args.enhance_s * 16000), device=device)
-    spectral = Spectral(args.frame_len)
+    spectral = Spectral(args.frame_len, sample_rate=audio.DEFAULT_RATE)
     enhance_long(net, METHODS["PU"], spectral, wave)
     seconds, _ = timed(device, lambda: enhance_long(net, METHODS["PU"], spectral, wave))
     print(f"enhance a {args.enhance_s:g} s file: {seconds:.2f} s, {args.enhance_s / seconds:.0f}x "

@@ -17,7 +17,7 @@ def _write_noise(path, rate: int, channels: int = 1) -> None:
 
 def test_excerpt_of_a_48k_stereo_file_is_resampled(tmp_path):
     _write_noise(tmp_path / "n.wav", 48000, channels=2)
-    excerpt = audio.read_excerpt(tmp_path / "n.wav", 2.0, 16000)
+    excerpt = audio.read_excerpt(tmp_path / "n.wav", 2.0, 16000, rate=16000)
     assert excerpt.shape == (16000,)
     stereo, rate = sf.read(tmp_path / "n.wav", start=96000, frames=48000)
     expected = stereo.mean(axis=1)[::3]
@@ -36,7 +36,7 @@ def test_resampling_is_accurate(tmp_path, rate, resampler, limit_db):
     within -100 dB (resample_poly: -60 to -64 dB); the reference's short sinc within -70 dB
     going down, -30 dB from 8 kHz, where 3.1 kHz lies in its wide transition band."""
     sf.write(tmp_path / "t.wav", _tones(np.arange(2 * rate) / rate), rate, subtype="FLOAT")
-    wave = audio.read_audio(tmp_path / "t.wav", resampler)
+    wave = audio.read_audio(tmp_path / "t.wav", resampler, rate=16000)
     exact = _tones(np.arange(len(wave)) / 16000)
     inner = slice(800, -800)  # away from the edges' filter transients
     error = np.sum((wave[inner] - exact[inner]) ** 2) / np.sum(exact[inner] ** 2)
@@ -61,14 +61,14 @@ def test_sinc_resampler_follows_its_definition(rate_in):
     """The polyphase implementation against the windowed sinc evaluated sample by sample,
     edges included (zeros beyond the signal, as the reference pads)."""
     wave = np.random.default_rng(3).standard_normal(rate_in // 20)
-    fast = audio.sinc_resample(wave, rate_in)
+    fast = audio.sinc_resample(wave, rate_in, 16000)
     np.testing.assert_allclose(fast, _sinc_by_definition(wave, rate_in, 16000), atol=1e-12)
 
 
 def test_sinc_resampler_works_in_bounded_blocks():
     wave = np.random.default_rng(4).standard_normal(48000)
-    np.testing.assert_allclose(audio.sinc_resample(wave, 48000, block=1000),
-                               audio.sinc_resample(wave, 48000), atol=0, rtol=0)
+    np.testing.assert_allclose(audio.sinc_resample(wave, 48000, 16000, block=1000),
+                               audio.sinc_resample(wave, 48000, 16000), atol=0, rtol=0)
 
 
 def test_the_corpus_reads_speech_with_its_resampler(tmp_path):
@@ -79,9 +79,10 @@ def test_the_corpus_reads_speech_with_its_resampler(tmp_path):
     _write_noise(tmp_path / "n.wav", 16000)
     line = dataset.parse_line("d/s.wav d/n.wav 0 5", "t:1", dataset.EVAL_FIELDS)
     cleans = {name: dataset.ExampleSet([line], dataset.Corpus(tmp_path, tmp_path, 32000,
-                                                              name))[0][1].double().numpy()
+                                                              name, sample_rate=16000)
+                        )[0][1].double().numpy()
               for name in audio.RESAMPLERS}
-    expected = audio.sinc_resample(speech_48k, 48000)[:32000]
+    expected = audio.sinc_resample(speech_48k, 48000, 16000)[:32000]
     expected = expected - expected.mean()
     scale = np.dot(cleans["sinc"], expected) / np.dot(expected, expected)  # set by the SNR
     assert np.linalg.norm(cleans["sinc"] - scale * expected) < 1e-6 * np.linalg.norm(expected)
@@ -91,4 +92,4 @@ def test_the_corpus_reads_speech_with_its_resampler(tmp_path):
 def test_noise_too_short_is_a_clear_error(tmp_path):
     _write_noise(tmp_path / "n.wav", 16000)
     with pytest.raises(audio.DataError, match="lasts 6.000 s"):
-        audio.read_excerpt(tmp_path / "n.wav", 5.5, 16000)
+        audio.read_excerpt(tmp_path / "n.wav", 5.5, 16000, rate=16000)

@@ -10,14 +10,14 @@ from benchmarks.corpora import (LINES, active_seconds, has_signal, join_scenes, 
                                 trimmed)
 
 SPEECH = Path(__file__).parent / "data" / "speech_arctic_a0007.wav"
-RATE = audio.SAMPLE_RATE
+RATE = 16000
 
 
 def test_a_silence_prompt_is_screened_out_and_speech_is_kept(tmp_path):
     """Codec hiss at rms 1e-4 (an Asterisk silence prompt's level) holds no signal, even
     scaled up; real speech at a quiet -45 dBFS does."""
     hiss = np.random.default_rng(0).normal(0, 1e-4, 2 * RATE)
-    speech = audio.read_audio(SPEECH)
+    speech = audio.read_audio(SPEECH, rate=16000)
     quiet = speech / np.sqrt(np.mean(speech ** 2)) * 10 ** (-45 / 20)
     sf.write(tmp_path / "silence.wav", hiss, RATE, subtype="FLOAT")
     sf.write(tmp_path / "speech.wav", quiet, RATE, subtype="FLOAT")

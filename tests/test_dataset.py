@@ -76,7 +76,8 @@ def _write_pair(tmp_path):
 def test_mixing_hits_the_requested_snr(tmp_path, snr_db):
     _write_pair(tmp_path)
     line = dataset.parse_line(f"d/s.wav d/n.wav 1.5 {snr_db}", "t:1", dataset.EVAL_FIELDS)
-    noisy, clean, _ = dataset.load_parallel(line, dataset.Corpus(tmp_path, tmp_path, 50000))
+    noisy, clean, _ = dataset.load_parallel(line, dataset.Corpus(tmp_path, tmp_path, 50000,
+                                                                          sample_rate=16000))
     noise = noisy - clean
     assert 10 * np.log10(np.sum(clean ** 2) / np.sum(noise ** 2)) == pytest.approx(snr_db, abs=1e-6)
     assert noisy.std() == pytest.approx(1.0) and len(noisy) == 50000
@@ -86,7 +87,7 @@ def test_mixing_hits_the_requested_snr(tmp_path, snr_db):
 def test_paired_noise_matches_the_level_inside_the_noisy_clip(tmp_path):
     _write_pair(tmp_path)
     line = dataset.parse_line("d/s.wav d/n.wav 0.5 10 d/n.wav 3", "t:1", dataset.TRAIN_FIELDS)
-    corpus = dataset.Corpus(tmp_path, tmp_path, 32000)
+    corpus = dataset.Corpus(tmp_path, tmp_path, 32000, sample_rate=16000)
     noisy, paired = dataset.ExampleSet([line], corpus, "noise_paired")[0]
     _, clean = dataset.ExampleSet([line], corpus, "clean")[0]
     _, unit = dataset.ExampleSet([line], corpus, "noise")[0]
@@ -104,7 +105,7 @@ def test_short_recordings_are_padded_or_looped_and_keep_their_level(tmp_path):
     sf.write(tmp_path / "take.wav", noisy, 16000)
     sf.write(tmp_path / "room.wav", noise[48000:], 16000)
     sf.write(tmp_path / "blip.wav", noise[:8000], 16000)
-    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 32000)
+    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 32000, sample_rate=16000)
     lines = [dataset.RecordingLine("t:1", "short_take.wav", 0.0, "room.wav", 1.0),
              dataset.RecordingLine("t:2", "take.wav", 0.0, "room.wav", 3.0),
              dataset.RecordingLine("t:3", "take.wav", 0.0, "blip.wav", 0.0)]
@@ -128,7 +129,7 @@ def test_noise_levels_are_matched_against_the_corpus_profiles(tmp_path):
     sf.write(tmp_path / "take.wav", noisy, 16000, subtype="FLOAT")
     sf.write(tmp_path / "room.wav", room[48000:], 16000)
     sf.write(tmp_path / "hum.wav", hum(rng, 30 * 16000), 16000)
-    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 48000)
+    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 48000, sample_rate=16000)
     train = [dataset.RecordingLine("t:1", "take.wav", 0.0, "hum.wav", 0.0)]
     val = [dataset.RecordingLine("v:1", "take.wav", 0.0, "room.wav", 0.0)]
     run_corpus = corpus.with_noise_profiles(train + val)
@@ -144,7 +145,7 @@ def test_noise_levels_are_matched_against_the_corpus_profiles(tmp_path):
 def band_levels_db(wave: np.ndarray) -> tuple[float, float]:
     """Power (dB) of ``wave`` below 500 Hz and above 4 kHz."""
     power = np.abs(np.fft.rfft(wave)) ** 2
-    freqs = np.fft.rfftfreq(len(wave), 1 / dataset.SAMPLE_RATE)
+    freqs = np.fft.rfftfreq(len(wave), 1 / 16000)
     return (10 * np.log10(power[(freqs > 100) & (freqs < 500)].mean()),
             10 * np.log10(power[freqs > 4000].mean()))
 
@@ -153,7 +154,7 @@ def test_tilt_shapes_the_spectrum_and_keeps_levels_relative_to_the_first():
     rng = np.random.default_rng(0)
     speech, noise = rng.normal(size=16000), 0.3 * rng.normal(size=16000)
     noisy = speech + noise
-    up_noisy, up_speech = dataset.tilted([noisy, speech], 3.0)
+    up_noisy, up_speech = dataset.tilted([noisy, speech], 3.0, 16000)
     assert np.std(up_noisy) == pytest.approx(1.0)
     low_db, high_db = band_levels_db(up_noisy)
     flat_low_db, flat_high_db = band_levels_db(noisy)
@@ -161,14 +162,14 @@ def test_tilt_shapes_the_spectrum_and_keeps_levels_relative_to_the_first():
     assert (high_db - low_db) - (flat_high_db - flat_low_db) == pytest.approx(13, abs=2)
     assert np.std(up_noisy - up_speech) / np.std(up_noisy) == pytest.approx(
         np.std(noise) / np.std(noisy), rel=0.05)  # one linear filter: the mix still adds up
-    assert np.allclose(dataset.tilted([noisy], 0.0)[0], noisy / noisy.std())
+    assert np.allclose(dataset.tilted([noisy], 0.0, 16000)[0], noisy / noisy.std())
 
 
 def test_tilted_pairs_are_drawn_anew_and_reproducibly(tmp_path):
     rng = np.random.default_rng(1)
     sf.write(tmp_path / "s.wav", rng.normal(size=16000) * 0.1, 16000)
     sf.write(tmp_path / "n.wav", rng.normal(size=3 * 16000) * 0.1, 16000)
-    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 16000)
+    corpus = dataset.Corpus(str(tmp_path), str(tmp_path), 16000, sample_rate=16000)
     lines = [dataset.ConfigLine("t:1", "s.wav", "n.wav", 0.5, 5.0, "n.wav", 1.5)]
     plain = dataset.ExampleSet(lines, corpus, "noise_paired")
     tilted = dataset.ExampleSet(lines, corpus, "noise_paired", tilt_db=6.0)

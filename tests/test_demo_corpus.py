@@ -23,7 +23,7 @@ EXPECTED = {
 
 
 def test_small_demo_corpus_is_the_expected_audio(tmp_path):
-    corpus = ensure_demo_corpus(tmp_path, wav_len=8000, n_trainval=4, n_val=1, n_test=2,
+    corpus = ensure_demo_corpus(tmp_path, clip_s=0.5, n_trainval=4, n_val=1, n_test=2,
                                 noise_s=6.0)
     for name, samples in EXPECTED.items():
         start = 3000 if name.startswith("demo_speech") else 4000

@@ -28,7 +28,7 @@ def test_chunked_equals_whole(name, input_norm):
     torch.manual_seed(0)
     config = {**CONFIG, "method": name, "mask": "soft", "input_norm": input_norm}
     model, method = build_model(config).eval(), method_for(config)
-    spectral = Spectral(256)
+    spectral = Spectral(256, sample_rate=16000)
     wave = torch.from_numpy(_noisy(6.0)).float()
     whole = enhance(model, method, spectral, wave[None])[0]
     chunked = enhance_long(model, method, spectral, wave, chunk_frames=50)
@@ -96,12 +96,28 @@ def test_output_keeps_rate_channels_length_format_and_upper_band(small_checkpoin
     enhanced, _ = sf.read(out / "take.flac")
     noisy, _ = sf.read(source)
     assert not np.allclose(enhanced[:, 0], enhanced[:, 1])  # each channel its own
+
+
+@pytest.mark.parametrize("logit, kept_range", [(-30.0, (0.0, 0.01)), (30.0, (0.99, 1.01))])
+def test_the_band_above_the_model_takes_its_top_octave_gain(tmp_path, logit, kept_range):
+    """A model whose mask is 0 (1) everywhere removes (keeps) the 12 kHz tone it never hears:
+    the band above 8 kHz follows its top octave, neither left as it was nor dropped."""
+    state = {"model": build_model(CONFIG).state_dict(), "model_config": CONFIG}
+    state["model"]["12.weight"].zero_()
+    state["model"]["12.bias"].fill_(logit)
+    torch.save(state, tmp_path / "constant.pt")
+    sf.write(tmp_path / "take.flac", _stereo_44k(1.5), 44100, subtype="PCM_24")
+    result = pulse("--enhance", str(tmp_path / "take.flac"), "--checkpoint",
+                   str(tmp_path / "constant.pt"), "--output_dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    enhanced, _ = sf.read(tmp_path / "out" / "take.flac")
+    noisy, _ = sf.read(tmp_path / "take.flac")
     kept = _band_energy(enhanced, 44100, 9000) / _band_energy(noisy, 44100, 9000)
-    assert 0.01 < kept <= 1.0 + 1e-6
+    assert kept_range[0] <= kept <= kept_range[1]
 
 
 def test_band_gain_follows_the_top_octave():
-    spectral = Spectral(256)
+    spectral = Spectral(256, sample_rate=16000)
     noisy = _noisy(1.0)
     assert np.allclose(band_gain(noisy, noisy, spectral, 48000), 1.0)
     assert np.allclose(band_gain(noisy, np.zeros_like(noisy), spectral, 48000), 0.0)

@@ -50,7 +50,7 @@ def test_takes_without_a_usable_signal_are_named_before_any_output(small_checkpo
 
 
 def test_a_dc_clip_is_refused_and_a_long_clip_is_read_up_to_the_cap(tmp_path, monkeypatch):
-    spectral = Spectral(256)
+    spectral = Spectral(256, sample_rate=16000)
     sf.write(tmp_path / "take.wav", 0.3 * _noisy(0.5), 16000)
     sf.write(tmp_path / "dc.wav", np.full(8000, 0.1), 16000)
     assert "dc.wav: the noise clip holds only a constant" in noise_clip.clip_problem(

@@ -14,7 +14,7 @@ from pulse import parse_args
 from recipes import resolve, trains_channels_last
 from runtime import default_num_workers
 from spectral import Spectral
-from train import Trainer
+from train import Stage, Trainer
 
 PU_RISK = PUObjective(prior=0.6, p=1.0, risk_norm="weight")
 CONFIG = {"method": "PU", "blocks": 2, "fcblocks": 0, "channels": 4, "droprate": 0.2,
@@ -25,7 +25,8 @@ CONFIG = {"method": "PU", "blocks": 2, "fcblocks": 0, "channels": 4, "droprate":
 def batch(tmp_path_factory):
     corpus = make_tiny_corpus(tmp_path_factory.mktemp("fast"))
     lines = dataset.read_config(corpus.train, dataset.TRAIN_FIELDS)
-    data = dataset.ExampleSet(lines, dataset.Corpus(corpus.clean_path, corpus.noise_path, 4000),
+    data = dataset.ExampleSet(lines, dataset.Corpus(corpus.clean_path, corpus.noise_path, 4000,
+                                                    sample_rate=16000),
                               "noise_paired")
     noisy, noise = zip(*(data[i] for i in range(len(data))))
     return torch.stack(noisy), torch.stack(noise)
@@ -39,7 +40,7 @@ def _model(channels_last: bool):
 
 def test_batched_features_and_loss_equal_per_item(batch):
     noisy, noise = batch
-    spectral = Spectral(128)
+    spectral = Spectral(128, sample_rate=16000)
     per_item = torch.stack([spectral.stft(w[None])[0] for w in torch.cat([noisy, noise])])
     torch.testing.assert_close(spectral.stft(torch.cat([noisy, noise])), per_item)
     magnitude = per_item.abs()
@@ -54,7 +55,7 @@ def test_batched_features_and_loss_equal_per_item(batch):
 def test_batched_evaluation_equals_one_clip_at_a_time(batch):
     noisy, noise = batch
     clean = noisy - noise
-    spectral = Spectral(128)
+    spectral = Spectral(128, sample_rate=16000)
     model = _model(True)
     batched = si_snr_improvement(enhance(model, METHODS["PU"], spectral, noisy), noisy, clean)
     one_by_one = torch.cat([si_snr_improvement(enhance(_model(False), METHODS["PU"], spectral,
@@ -68,8 +69,8 @@ def test_evaluation_runs_channels_last_with_the_current_weights(batch, layout):
     noisy, noise = batch
     args = parse_args(["--blocks", "2", "--channels", "4", "--frame_len", "128", "--prior", "0.6",
                        layout])
-    trainer = Trainer(resolve(args, torch.device("cpu"), False), Launch(), torch.device("cpu"),
-                      0.6)
+    opts = resolve(args, torch.device("cpu"), False)
+    trainer = Trainer(opts, Stage(0, opts.method, opts.epochs), Launch(), torch.device("cpu"), 0.6)
     trainer.model.train()
     objective, _ = trainer.objective(trainer.model, trainer.spectral, noisy, noise)
     objective.backward()
@@ -86,7 +87,7 @@ def test_evaluation_runs_channels_last_with_the_current_weights(batch, layout):
 def test_bf16_autocast_stays_close_to_fp32(batch):
     """bf16 (the CUDA default) against fp32: loss within 2 %, SI-SNRi within 0.5 dB."""
     noisy, noise = batch
-    spectral = Spectral(128)
+    spectral = Spectral(128, sample_rate=16000)
     unweighted = PUObjective(prior=0.6, p=0.0)
     model = _model(True)
     pn = build_model({**CONFIG, "method": "PN"}).eval()

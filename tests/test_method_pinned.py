@@ -16,7 +16,7 @@ from methods import METHODS, PU_MASKS, abs_logit_histogram, logit_scale, method_
 from metric import si_snr_improvement
 from spectral import Spectral
 
-SPECTRAL = Spectral(512)
+SPECTRAL = Spectral(512, sample_rate=16000)
 
 
 def _parts(snr_db: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -41,9 +41,10 @@ def _single_process_val(out_dir, corpus, model_file: str = "best.pt") -> float:
     model.load_state_dict(state["model"])
     model = for_inference(model, torch.device("cpu"))  # the form pulse.py evaluates
     config = state["model_config"]
-    spectral = Spectral(config["frame_len"], config["feature"])
+    spectral = Spectral(config["frame_len"], config["feature"], sample_rate=16000)
     lines = dataset.read_config(corpus.val, dataset.EVAL_FIELDS)
-    data = dataset.ExampleSet(lines, dataset.Corpus(corpus.clean_path, corpus.noise_path, 4000))
+    data = dataset.ExampleSet(lines, dataset.Corpus(corpus.clean_path, corpus.noise_path, 4000,
+                                                    sample_rate=16000))
     scores = []
     for noisy, clean in data:
         estimate = enhance(model, method_for(config), spectral, noisy[None])
@@ -110,7 +111,7 @@ def test_slurm_variables_on_localhost(tiny_corpus, tmp_path):
 def test_a_failing_rank_ends_the_job_without_hanging(tmp_path):
     corpus = make_tiny_corpus(tmp_path / "data")
     wave, rate = sf.read(corpus.noise_path / "hum.wav")
-    wave[7200:7400] = np.nan  # inside the excerpts of training lines 2 and 3
+    wave[20000:20200] = np.nan  # in training line 4's excerpt, past what the pre-flight reads
     sf.write(corpus.noise_path / "hum.wav", wave, rate, subtype="FLOAT")
     codes, outputs = _slurm_job(corpus, tmp_path / "run")
     assert codes[0] != 0 and codes[1] != 0

@@ -9,6 +9,7 @@ import soundfile as sf
 import torch
 
 import checkpoint
+import enhance_files
 import noise_clip
 from audio import DataError
 from conftest import pink_noise, real_speech
@@ -82,28 +83,40 @@ def test_one_clip_serves_every_input_or_each_input_has_its_own():
         noise_clip.clips_for([b, c], [a, b, c])
 
 
-def test_each_input_adapts_from_its_own_clip(tmp_path, recording):
-    torch.manual_seed(0)
-    config = {"method": "PN", "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
-              "regulariser": "batchnorm", "frame_len": 256, "feature": "linear"}
-    checkpoint.save({"model": build_model(config).state_dict(), "model_config": config},
-                    tmp_path / "small.pt")
-    noisy, _, clip = recording
-    for name in ("a.wav", "b.flac"):
-        sf.write(tmp_path / name, 0.1 * noisy, 16000)
-    sf.write(tmp_path / "clip.wav", 0.1 * clip, 16000)
-    white = np.random.default_rng(2).standard_normal(len(clip)) * clip.std()
-    sf.write(tmp_path / "clip2.wav", 0.1 * white, 16000)  # another noise than the take's
-    inputs = [str(tmp_path / "a.wav"), str(tmp_path / "b.flac")]
-    result = pulse("--enhance", *inputs, "--checkpoint", str(tmp_path / "small.pt"),
-                   "--noise_clip", str(tmp_path / "clip.wav"), str(tmp_path / "clip2.wav"),
-                   "--output_dir", str(tmp_path / "each"))
+def _adapted_output(state, source: Path, clip_path: Path) -> np.ndarray:
+    """``source`` enhanced after adapting to ``clip_path``, as --enhance --noise_clip does."""
+    model, method, spectral = model_from_state(state, CPU)
+    clip = noise_clip.read_clip(clip_path, spectral)
+    adapted, adapted_method = noise_clip.adapt_to_file(state, spectral, source, clip_path, clip,
+                                                       CPU)
+    wave, rate = sf.read(source, dtype="float64")
+    enhancer = enhance_files.model_enhancer(for_inference(adapted, CPU), adapted_method, spectral)
+    scale = wave.std()
+    return enhance_files.enhance_channel(enhancer, spectral, wave / scale, rate, CPU) * scale
+
+
+def test_each_input_adapts_from_its_own_clip(tmp_path, recording, small_checkpoint):
+    """Two takes of two noises, each given its own clip: each output is the take adapted to
+    its own clip, which differs from adapting it to the other's."""
+    noisy, clean, clip = recording
+    white = np.random.default_rng(2).standard_normal(len(noisy) + len(clip)) * clip.std()
+    sf.write(tmp_path / "a.wav", 0.1 * noisy, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "b.flac", 0.1 * (clean + white[len(clip):]), 16000, subtype="PCM_24")
+    sf.write(tmp_path / "clip_a.wav", 0.1 * clip, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "clip_b.wav", 0.1 * white[:len(clip)], 16000, subtype="FLOAT")
+    takes, clips = [tmp_path / "a.wav", tmp_path / "b.flac"], [tmp_path / "clip_a.wav",
+                                                                 tmp_path / "clip_b.wav"]
+    result = pulse("--enhance", *map(str, takes), "--checkpoint", str(small_checkpoint),
+                   "--noise_clip", *map(str, clips), "--output_dir", str(tmp_path / "each"))
     assert result.returncode == 0, result.stderr
-    assert "adapting to" in result.stderr
-    first, _ = sf.read(tmp_path / "each" / "a.wav")
-    second, _ = sf.read(tmp_path / "each" / "b.flac")
-    assert len(second) == len(noisy)
-    assert not np.allclose(first, second, atol=1e-4)  # the same take, each its own clip
+    assert result.stderr.count("adapting to") == 2
+    state = checkpoint.load(small_checkpoint)
+    for take, own, other in ((takes[0], clips[0], clips[1]), (takes[1], clips[1], clips[0])):
+        written, _ = sf.read(tmp_path / "each" / take.name)
+        own_output = _adapted_output(state, take, own)
+        np.testing.assert_allclose(written, own_output, atol=1e-6)
+        assert np.abs(written - _adapted_output(state, take, other)).max() > 100 * np.abs(
+            written - own_output).max() + 1e-5
 
 
 def test_bad_clips_are_refused_by_name(tmp_path, recording):

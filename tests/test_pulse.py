@@ -93,7 +93,7 @@ def test_pu_soft_mask_scale_is_fitted_on_validation_and_used_everywhere(tiny_cor
     assert float(rows[results["best_epoch"] - 1].split(",")[column]) == best["mask_scale"]
     model, method, spectral = enhance_files.load_checkpoint(out / "best.pt",
                                                             torch.device("cpu"))
-    corpus = dataset.Corpus(tiny_corpus.clean_path, tiny_corpus.noise_path, 4000)
+    corpus = dataset.Corpus(tiny_corpus.clean_path, tiny_corpus.noise_path, 4000, sample_rate=16000)
     noisy = torch.stack([torch.from_numpy(dataset.load_parallel(line, corpus)[0]).float()
                          for line in dataset.read_config(tiny_corpus.val, dataset.EVAL_FIELDS)])
     with torch.no_grad():
@@ -124,12 +124,20 @@ def test_help_lists_every_reference_option():
     (["--epochs", "-3"], "positive integer"),
     (["--fcblocks", "3", "--blocks", "2"], "exceeds --blocks"),
     (["--frame_len", "511"], "must be even"),
-    (["--wav_len", "100"], "shorter than one frame"),
     (["--method", "GAN"], "invalid choice"),
 ])
 def test_bad_options_are_argparse_errors(options, message, tmp_path):
     result = pulse(*options, "--out_dir", str(tmp_path / "o"))
     assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("options", [["--wav_len", "100"], ["--wav_len", "100", "--frame_len",
+                                                            "512"]])
+def test_a_clip_shorter_than_a_frame_is_refused_before_any_output(options, tmp_path):
+    """Checked where the frame is settled from the rate (``recipes.resolve``)."""
+    result = pulse(*options, "--out_dir", str(tmp_path / "o"))
+    assert result.returncode == 1 and "shorter than one frame" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
 
 

@@ -193,4 +193,5 @@ def test_a_silent_noisy_excerpt_is_called_noisy(tmp_path):
     sf.write(tmp_path / "room.wav", np.random.default_rng(0).standard_normal(16000), 16000)
     line = dataset.RecordingLine("t:1", "take.wav", 0.0, "room.wav", 0.0)
     with pytest.raises(dataset.DataError, match="t:1: .*take.wav: noisy excerpt is silent"):
-        dataset.ExampleSet([line], dataset.Corpus(str(tmp_path), str(tmp_path), 4000))[0]
+        dataset.ExampleSet([line], dataset.Corpus(str(tmp_path), str(tmp_path), 4000,
+                                                  sample_rate=16000))[0]

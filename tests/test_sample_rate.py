@@ -7,9 +7,13 @@ import soundfile as sf
 import torch
 
 import dataset
+import enhance_files
+import noise_clip
 import pulse as entry
-from conftest import TINY_RUN
+import recipes
+from conftest import SMALL_MODEL, TINY_RUN
 from enhance_files import enhance_channel
+from methods import build_model
 from spectral import Spectral
 from test_pulse import pulse
 
@@ -22,7 +26,7 @@ from test_pulse import pulse
     (["--sample_rate", "32000", "--demo"], 1024, 32000),
 ])
 def test_samples_scale_with_the_rate_unless_given(argv, frame_len, wav_len):
-    args = entry.parse_args(argv)
+    args = recipes.resolve(entry.parse_args(argv), torch.device("cpu"), False)
     assert (args.frame_len, args.wav_len) == (frame_len, wav_len)
 
 
@@ -123,3 +127,29 @@ def test_config_files_for_a_48k_run_fit_its_clips(tmp_path, monkeypatch):
     test = [float(line.split()[2]) for line in (tmp_path / "hi_test_set.txt").open()]
     assert len(test) == 2 and all(21.6 <= start <= 22.0 for start in test)  # 2 s clips in
     # the last tenth of a 24 s file: read as 16 kHz samples, 96000 would be 6 s and refused
+
+
+def test_a_checkpoints_rate_reaches_enhance_and_the_noise_clip(tmp_path, monkeypatch):
+    """A 32 kHz model hears a 48 kHz take, and adapts from a 48 kHz clip, at 32 kHz."""
+    config = {**SMALL_MODEL, "sample_rate": 32000}
+    torch.manual_seed(0)
+    torch.save({"model": build_model(config).state_dict(), "model_config": config},
+               tmp_path / "m32.pt")
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "take.wav", 0.1 * rng.standard_normal(48000), 48000)
+    sf.write(tmp_path / "clip.wav", 0.1 * rng.standard_normal(24000), 48000)
+    heard, adapted = [], []
+    real_enhance_long, real_adapt = enhance_files.enhance_long, noise_clip.adapt
+    monkeypatch.setattr(enhance_files, "enhance_long", lambda model, method, spectral, wave: (
+        heard.append((spectral.sample_rate, len(wave)))
+        or real_enhance_long(model, method, spectral, wave)))
+    monkeypatch.setattr(noise_clip, "adapt", lambda state, spectral, noisy, clip, *rest: (
+        adapted.append((spectral.sample_rate, len(noisy), len(clip)))
+        or real_adapt(state, spectral, noisy, clip, *rest)))
+    result = pulse("--enhance", str(tmp_path / "take.wav"), "--checkpoint",
+                   str(tmp_path / "m32.pt"), "--noise_clip", str(tmp_path / "clip.wav"),
+                   "--output_dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert adapted == [(32000, 32000, 16000)]  # 1 s take and 0.5 s clip at the model's rate
+    assert heard[-1] == (32000, 32000)
+    assert sf.info(tmp_path / "out" / "take.wav").samplerate == 48000

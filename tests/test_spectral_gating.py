@@ -22,7 +22,7 @@ def corpus(tmp_path):
     sf.write(tmp_path / "short.wav", 0.1 * rng.standard_normal(3 * RATE // 2), RATE,
              subtype="FLOAT")
     sf.write(tmp_path / "speech.wav", 0.1 * rng.standard_normal(RATE), RATE, subtype="FLOAT")
-    return dataset.Corpus(str(tmp_path), str(tmp_path), RATE)
+    return dataset.Corpus(str(tmp_path), str(tmp_path), RATE, sample_rate=16000)
 
 
 def take_and_noise(corpus, noise_start_s: float, take_s: float, noise: str = "noise.wav"):

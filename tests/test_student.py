@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from torch import nn
 
 import audio
 import checkpoint
@@ -17,9 +18,7 @@ import dataset
 import distributed
 import student
 from conftest import TINY_RUN, TINY_SETTINGS
-from methods import (RemixObjective, build_model, enhance, mask_weights, method_for,
-                     pn_objective)
-from metric import si_snr
+from methods import REMIX_METHOD, RemixObjective, build_model, enhance, mask_weights, method_for
 from spectral import Spectral
 from test_pulse import pulse
 
@@ -43,14 +42,15 @@ def tone_share(wave: np.ndarray) -> float:
 
 
 def test_the_remix_is_the_estimate_and_training_noise_at_the_removed_level(tmp_path):
+    expected = np.array([0.5, 1.0, 2.0])
     tone_file(tmp_path / "n.wav", 8.0, noise_until_s=4.0)  # the tone: the test part
     lines = [dataset.ConfigLine(f"t:{k}", "s.wav", "n.wav", 0.5 * k, 0.0, "n.wav", 1.0 + k)
              for k in range(3)]  # 1 s excerpts, all inside 0-4 s
     targets = tmp_path / "student1_train_targets.npy"
     estimates = np.random.default_rng(1).standard_normal((3, RATE)).astype(np.float32)
     np.save(targets, estimates)
-    np.save(student.levels_path(targets), np.array([0.5, 1.0, 2.0], np.float32))
-    corpus = dataset.Corpus(None, str(tmp_path), RATE)
+    np.save(student.levels_path(targets), expected.astype(np.float32))
+    corpus = dataset.Corpus(None, str(tmp_path), RATE, sample_rate=RATE)
     spans = dataset.training_spans(lines, 1.0)
     remix = student.RemixSet(lines, corpus, targets, spans)
     np.random.seed(0)
@@ -59,19 +59,24 @@ def test_the_remix_is_the_estimate_and_training_noise_at_the_removed_level(tmp_p
         for k in range(3):
             target, noise = remix[k]
             assert torch.equal(target, torch.from_numpy(estimates[k]))
-            assert noise.std().item() == pytest.approx([0.5, 1.0, 2.0][k], rel=1e-3)
+            assert noise.std().item() == pytest.approx(expected[k], rel=1e-3)
             assert tone_share(noise.numpy()) < 0.01  # never the tone after 4 s
             noises.append(noise)
     assert not torch.equal(noises[0], noises[3])  # a new excerpt every time
-    fixed = student.RemixSet(lines, corpus, targets)  # validation: where the line says
-    said = dataset.standardise(audio.read_excerpt(tmp_path / "n.wav", 2.0, RATE), "n.wav")
-    assert torch.allclose(fixed[1][1], torch.from_numpy(said).float(), atol=1e-6)
+    fixed = student.RemixSet(lines, corpus, targets)  # validation: where the lines say
+    for k, line in enumerate(lines):
+        said = dataset.standardise(audio.read_excerpt(tmp_path / "n.wav",
+                                                      line.extra_noise_start_s, RATE, rate=RATE),
+                                   "n.wav")
+        torch.testing.assert_close(fixed[k][1], torch.from_numpy(said * expected[k]).float(),
+                                   atol=1e-5, rtol=0)
 
 
 def test_a_student_needs_a_noise_example_on_every_line(tmp_path):
     line = dataset.ConfigLine("val.txt:4", "s.wav", "n.wav", 0.0, 0.0)
     with pytest.raises(dataset.DataError, match="val.txt:4: a student needs a noise example"):
-        student.RemixSet([line], dataset.Corpus(None, None, RATE), tmp_path / "t.npy")
+        student.RemixSet([line], dataset.Corpus(None, None, RATE, sample_rate=RATE),
+                         tmp_path / "t.npy")
 
 
 def test_estimates_are_the_teachers_enhanced_clips_and_the_level_what_it_removed(
@@ -80,10 +85,11 @@ def test_estimates_are_the_teachers_enhanced_clips_and_the_level_what_it_removed
               "regulariser": "batchnorm", "frame_len": 64, "feature": "linear",
               "input_norm": "frequency", "mask": "soft"}
     model = build_model(config).eval()
-    method, spectral = method_for(config, 0.5), Spectral(64)
+    method, spectral = method_for(config, 0.5), Spectral(64, sample_rate=16000)
     lines = dataset.read_config(tiny_corpus.train, dataset.TRAIN_FIELDS)
-    clips = dataset.ExampleSet(lines, dataset.Corpus(str(tiny_corpus.clean_path),
-                                                     str(tiny_corpus.noise_path), 4000), "noise")
+    corpus = dataset.Corpus(str(tiny_corpus.clean_path), str(tiny_corpus.noise_path), 4000,
+                            sample_rate=RATE)
+    clips = dataset.ExampleSet(lines, corpus, "noise")
     path = tmp_path / "targets.npy"
     student.write_estimates(model, method, spectral, clips, path, distributed.Launch(),
                             torch.device("cpu"), 4, torch.no_grad, {})
@@ -92,8 +98,8 @@ def test_estimates_are_the_teachers_enhanced_clips_and_the_level_what_it_removed
     expected = enhance(model, method, spectral, noisy)
     assert saved.shape == (len(lines), 4000)
     np.testing.assert_allclose(saved, expected.numpy(), atol=1e-5)
-    np.testing.assert_allclose(levels, (noisy - expected).std(dim=-1, correction=0).numpy(),
-                               rtol=1e-4)
+    removed = (noisy - expected).pow(2).mean(dim=-1).sqrt()
+    np.testing.assert_allclose(levels, removed.numpy(), rtol=1e-4)
     assert not list(tmp_path.glob(".*"))
 
 
@@ -108,31 +114,48 @@ def test_a_student_starts_as_its_teacher(teacher_method):
     with torch.no_grad():
         teacher[-1].bias.fill_(0.3)  # a non-zero output bias, as trained ones have
     state = {"model": teacher.state_dict(), "model_config": config, "mask_scale": 0.7}
-    pupil_config = {**config, "method": student.STUDENT_METHOD, "mask": None}
+    pupil_config = {**config, "method": REMIX_METHOD, "mask": None}
     pupil = build_model(pupil_config).eval()
     pupil.load_state_dict(mask_weights(state, pupil))
-    spectral, noisy = Spectral(64), torch.randn(2, 4000)
+    spectral, noisy = Spectral(64, sample_rate=16000), torch.randn(2, 4000)
     torch.testing.assert_close(enhance(pupil, method_for(pupil_config), spectral, noisy),
                                enhance(teacher, method_for(config, 0.7), spectral, noisy),
                                atol=1e-5, rtol=0)
 
 
-def test_the_remix_objective_is_signal_approximation_of_the_sum():
-    torch.manual_seed(0)
-    model = build_model({"method": "NyTT", "blocks": 1, "fcblocks": 0, "channels": 4,
-                         "droprate": 0.2, "regulariser": "batchnorm", "frame_len": 64,
-                         "feature": "linear", "input_norm": "none"}).eval()
-    target, noise = torch.randn(2, 4000), 0.5 * torch.randn(2, 4000)
-    scale = (target + noise).std(dim=-1, keepdim=True)
-    value, reported = RemixObjective()(model, Spectral(64), target, noise)
-    expected, _ = pn_objective(model, Spectral(64), (target + noise) / scale, target / scale)
-    torch.testing.assert_close(value, expected)
+class ConstantMask(nn.Module):
+    """A "network" whose logit is ``logit`` in every bin: a mask of sigmoid(logit)."""
+
+    def __init__(self, logit: float):
+        super().__init__()
+        self.logit = nn.Parameter(torch.tensor(logit))
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        return self.logit.expand_as(feature)
+
+
+def test_the_remix_objective_against_hand_derived_values():
+    """Mask m = sigmoid(0) = 1/2 everywhere. The network hears (target + noise) / std, so by
+    signal approximation the loss is the mean of (|X| / 2 - |S|)^2 with X the STFT of the
+    scaled sum and S of the scaled target; with target = noise (x = 2 s), |X| = 2 |S| and the
+    loss is 0. The masked waveform is (target + noise) / (2 std): for noise = -target / 2 a
+    multiple of the target, so its SI-SNR is the +100 dB bound and the loss -100; for noise
+    orthogonal to the target with its energy, SI-SNR is 10 log10(|s|^2 / |n|^2) = 0 dB."""
+    spectral = Spectral(64, sample_rate=16000)
+    target = torch.randn(2, 4000, generator=torch.Generator().manual_seed(0))
+    value, reported = RemixObjective()(ConstantMask(0.0), spectral, target, target.clone())
+    torch.testing.assert_close(value, torch.tensor(0.0), atol=1e-6, rtol=0)
     assert not reported.requires_grad
-    waveform, _ = RemixObjective("si_snr")(model, Spectral(64), target, noise)
-    spec = Spectral(64).stft((target + noise) / scale)
-    mask = torch.sigmoid(model(Spectral(64).feature_of(spec.abs()))[:, 0])
-    estimate = Spectral(64).istft(mask * spec, 4000)
-    torch.testing.assert_close(waveform, -si_snr(estimate, target).mean().float())
+    value, _ = RemixObjective()(ConstantMask(0.0), spectral, target, torch.zeros_like(target))
+    scaled = spectral.stft(target / target.std(dim=-1, keepdim=True)).abs()
+    torch.testing.assert_close(value, (scaled ** 2).mean() / 4)  # (|S| / 2 - |S|)^2
+    value, _ = RemixObjective("si_snr")(ConstantMask(0.0), spectral, target, -target / 2)
+    torch.testing.assert_close(value, torch.tensor(-100.0), atol=1e-3, rtol=0)
+    noise = torch.randn(2, 4000, generator=torch.Generator().manual_seed(1))
+    noise -= (noise * target).sum(-1, keepdim=True) / (target ** 2).sum(-1, keepdim=True) * target
+    noise *= target.norm(dim=-1, keepdim=True) / noise.norm(dim=-1, keepdim=True)
+    value, _ = RemixObjective("si_snr")(ConstantMask(0.0), spectral, target, noise)
+    torch.testing.assert_close(value, torch.tensor(0.0), atol=1e-3, rtol=0)
 
 
 def stage_rows(out) -> list[dict]:
@@ -160,7 +183,7 @@ def test_pu_trains_a_student_by_default_and_reports_both(default_run):
     assert results["best_epoch"] == stages["student1"]["best_epoch"]
     assert [row["stage"] for row in stage_rows(out)] == ["teacher"] * 2 + ["student1"] * 3
     best = checkpoint.load(out / "best.pt")
-    assert best["model_config"]["method"] == student.STUDENT_METHOD and best["stage"] == 1
+    assert best["model_config"]["method"] == REMIX_METHOD and best["stage"] == 1
     assert checkpoint.load(out / "teacher.pt")["results"]["test_si_snri_db"] == pytest.approx(
         stages["teacher"]["test_si_snri_db"])
     assert not list(out.glob("*.npy")) and not list(out.glob(".*"))
@@ -211,3 +234,4 @@ def test_noisy_target_training_teaches_two_rounds(tiny_corpus, tmp_path):
 def test_a_student_where_there_can_be_none_is_an_argparse_error(options, message):
     result = pulse(*options, "--check_only")
     assert result.returncode == 2 and message in result.stderr
+
