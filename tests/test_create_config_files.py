@@ -1,9 +1,15 @@
 """Config files for the user's own clean speech and noise: the two test-noise protocols."""
 from __future__ import annotations
 
-import pytest
+import os
 
+import numpy as np
+import pytest
+import soundfile as sf
+
+import create_config_files
 from create_config_files import TEST_NOISE_SHARE, AudioFile, make_config_lines
+from test_pulse import pulse
 
 SPEECH = [f"s{i}.wav" for i in range(12)]
 NOISES = [AudioFile("n0.wav", 30.0), AudioFile("n1.wav", 20.0)]
@@ -62,3 +68,32 @@ def test_validation_noise_files_are_never_read_in_training():
     with pytest.raises(ValueError, match="validation noise file is also a training"):
         make_config_lines(SPEECH[:10], SPEECH[10:], NOISES, 3, 1.0, seed=0,
                           val_noises=[NOISES[1]])
+
+
+def test_both_command_lines_agree_on_the_clip_at_any_rate(tmp_path):
+    """Config files written for 48 kHz pass pulse.py's check at 48 kHz: both count the
+    default clip (3.125 s) in the run's rate; 8 kHz, which no model trains at, is refused
+    by both."""
+    rng = np.random.default_rng(0)
+    for folder, count, seconds in (("speech", 4, 2.0), ("test", 2, 2.0), ("noise", 2, 6.0),
+                                   ("test_noise", 1, 4.0)):
+        (tmp_path / folder).mkdir()
+        for k in range(count):
+            sf.write(tmp_path / folder / f"{k}.wav",
+                     0.1 * rng.standard_normal(int(seconds * 48000)), 48000)
+    here = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        assert create_config_files.main([
+            "--name", "x", "--trainval", "speech/*.wav", "--test", "test/*.wav", "--noise",
+            "noise/*.wav", "--test_noise", "test_noise/*.wav", "--n_val", "1",
+            "--sample_rate", "48000"]) == 0
+    finally:
+        os.chdir(here)
+    result = pulse("--sample_rate", "48000", "--check_only", "--train_fname", "x_train_set.txt",
+                   "--val_fname", "x_val_set.txt", "--test_fname", "x_test_set.txt",
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(SystemExit):
+        create_config_files.main(["--name", "y", "--trainval", "speech/*.wav", "--test",
+                                  "test/*.wav", "--noise", "noise/*.wav", "--sample_rate", "8000"])
