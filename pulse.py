@@ -30,6 +30,7 @@ from recipes import (DEFAULT_PRIOR, DEFAULT_TEST_FNAME, DEMO_CLIP_S, DEMO_FRAME_
 from runtime import UsageError, keep_freed_memory, pick_device, setup_logging
 from dataset import CLIP_S
 from spectral import FEATURES, FRAME_S
+from student import REMIX_LEVELS
 from warm_start import STARTER
 
 log = logging.getLogger("pulse")
@@ -229,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "under --recipe reference")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
+    g.add_argument("--remix_level", choices=REMIX_LEVELS, default="removed",
+                   help="students: the rms of the training noise heard with each estimate: "
+                        "what the teacher removed from the clip, the noise inside the clip "
+                        "(as PU's paired noise examples), or halfway between in dB")
     g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform; auto: "

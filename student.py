@@ -46,9 +46,15 @@ def targets_path(out_dir: Path, round_: int, split: str) -> Path:
 
 
 def levels_path(targets: Path) -> Path:
-    """The per-clip noise levels kept beside ``targets``."""
+    """The per-clip noise levels kept beside ``targets`` (``REMIX_LEVELS``)."""
     return targets.with_name(targets.stem + "_noise_rms.npy")
 
+
+REMIX_LEVELS = ("removed", "paired", "between")
+"""``--remix_level`` choices, the rms of the noise a student hears with each estimate: what
+the teacher removed from the clip (noisy minus estimate), the noise inside the clip (the
+level of PU's paired noise examples: exact for config lines, estimated for recordings
+lines), or halfway between the two in dB. Columns of the levels file, but the last."""
 
 
 @torch.no_grad()
@@ -58,29 +64,32 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
                     autocast: Callable[[], AbstractContextManager], loader_options: dict
                     ) -> None:
     """The teacher's estimates of ``clips``' noisy clips (first items) as a (N, T) float32
-    .npy at ``path``, and beside it (``levels_path``) the (N,) rms of what it removed from
-    each (noisy minus estimate: the noise level it heard). Each process enhances its share
-    into one memory-mapped file on the shared run folder; the file appears under its name
-    only once complete, so a run stopped half-way computes it again."""
+    .npy at ``path``, and beside it (``levels_path``) a (N, 2) array of noise levels for
+    each: the rms of what the teacher removed (noisy minus estimate) and of the noise inside
+    the clip (the rms of ``clips``' second items, noise examples at the paired level). Each
+    process enhances its share into one memory-mapped file on the shared run folder; the
+    file appears under its name only once complete, so a run stopped half-way computes it
+    again."""
     count, length = len(clips), clips.corpus.wav_len
     partial = path.with_name(f".{path.stem}.tmp.npy")
     partial_levels = levels_path(partial)
     if launch.is_main:
         np.lib.format.open_memmap(partial, "w+", np.float32, (count, length)).flush()
-        np.lib.format.open_memmap(partial_levels, "w+", np.float32, (count,)).flush()
+        np.lib.format.open_memmap(partial_levels, "w+", np.float32, (count, 2)).flush()
     distributed.barrier()
     estimates = np.load(partial, mmap_mode="r+")
     levels = np.load(partial_levels, mmap_mode="r+")
     mine = distributed.shard(count, launch)
     loader = DataLoader(Subset(clips, mine), batch_size=batch_size, **loader_options)
     done = 0
-    for noisy, _ in loader:
+    for noisy, paired in loader:
         noisy = noisy.to(device)
         with autocast():
             estimate = enhance(model, method, spectral, noisy).float()
         rows = mine[done:done + len(noisy)]
         estimates[rows] = estimate.cpu().numpy()
-        levels[rows] = (noisy - estimate).pow(2).mean(dim=-1).sqrt().cpu().numpy()
+        removed = (noisy - estimate).pow(2).mean(dim=-1).sqrt().cpu()
+        levels[rows] = torch.stack([removed, paired.pow(2).mean(dim=-1).sqrt()], 1).numpy()
         done += len(noisy)
     estimates.flush()
     levels.flush()
@@ -96,20 +105,20 @@ class RemixSet(Dataset):
     """A student's training (or validation) pairs: (target, noise) float32 tensors of
     ``wav_len`` samples, the target the teacher's estimate of line k's noisy clip, the
     noise an excerpt of line k's noise example file (fields 5-6 of a training line, the
-    noise recording of a recordings line) brought to the rms of the noise the teacher
-    removed from the clip. With ``spans`` (the span of each noise file the training lines
+    noise recording of a recordings line) brought to the rms ``level`` names
+    (``REMIX_LEVELS``). With ``spans`` (the span of each noise file the training lines
     read) the excerpt starts anew at random inside it every time, drawn from NumPy's global
     generator; without, it is read where the line says. ``methods.RemixObjective`` adds
     the two."""
 
     def __init__(self, lines: list[dataset.Line], corpus: dataset.Corpus, targets: Path,
-                 spans: NoiseSpans | None = None):
+                 level: str, spans: NoiseSpans | None = None):
         unpaired = [line.origin for line in lines
                     if isinstance(line, dataset.ConfigLine) and line.extra_noise is None]
         if unpaired:
             raise dataset.DataError(f"{unpaired[0]}: a student needs a noise example on every "
                                     "line (6-field lines or recordings lines)")
-        self.lines, self.corpus, self.spans = lines, corpus, spans
+        self.lines, self.corpus, self.level, self.spans = lines, corpus, level, spans
         self.targets_file = targets
         self.targets: np.ndarray | None = None  # memory-mapped in each loader worker
         self.levels: np.ndarray | None = None
@@ -133,8 +142,11 @@ class RemixSet(Dataset):
             self.targets = np.load(self.targets_file, mmap_mode="r")
             self.levels = np.load(levels_path(self.targets_file), mmap_mode="r")
         line = self.lines[index]
+        removed, paired = (float(level) for level in self.levels[index])
+        level = {"removed": removed, "paired": paired,
+                 "between": (removed * paired) ** 0.5}[self.level]
         try:
-            noise = self.noise_example(line) * float(self.levels[index])
+            noise = self.noise_example(line) * level
         except dataset.DataError as err:
             raise dataset.DataError(f"{line.origin}: {err}") from None
         target = np.array(self.targets[index], dtype=np.float32)
@@ -150,7 +162,7 @@ def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.d
         model, method, spectral = model_from_state(teacher, device)
         started = time.time()
         write_estimates(
-            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise"), path,
+            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise_paired"), path,
             launch, device, opts.eval_batch_size or opts.batch_size,
             lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
             dict(num_workers=loader_workers(opts)))
@@ -178,13 +190,13 @@ def student_round(opts: Options, stage: Stage, teacher_stage: Stage,
     def remixed_validation() -> Dataset:
         return RemixSet(lines["val"], corpus, teacher_estimates(
             opts, launch, device, teacher, lines["val"], corpus,
-            targets_path(out_dir, stage.index, "val")))
+            targets_path(out_dir, stage.index, "val")), opts.remix_level)
 
     history = [row if row.get("stage") else {"stage": teacher_stage.name, **row}
                for row in teacher["history"]]  # a teacher trained without --student
     log.info("student round %d: %d %s epochs from %s's estimates, starting as it", stage.index,
              stage.epochs, stage.method, teacher_file.name)
-    training = RemixSet(train_lines, corpus, targets, spans)
+    training = RemixSet(train_lines, corpus, targets, opts.remix_level, spans)
     scores = train_stage(trainer, training, lines["val"], corpus, out_dir, test_set, start,
                          history, remixed_validation)
     return trainer, scores

@@ -429,6 +429,26 @@ def validate(trainer: Trainer, val_loaders: dict[str, DataLoader], criteria: lis
                                            for k, v in trainer.model.state_dict().items()}}
 
 
+def score_the_start(trainer: Trainer, val_loaders: dict[str, DataLoader], criteria: list[str],
+                    run: Progress, out_dir: Path) -> None:
+    """Epoch 0 of a student: the weights it starts from, exactly its teacher's mask, scored
+    on the criteria and kept as a candidate, so the student selected is never worse on them
+    than its teacher. The random state is left as it was, so the epochs that follow are
+    the same as without it."""
+    row = {"stage": trainer.stage.name, "epoch": 0}
+    with torch.random.fork_rng(devices=[]):
+        validate(trainer, val_loaders, criteria, run, 0, row)
+    run.history.append(row)
+    log.info("epoch 0 (the weights it starts from): %s",
+             ", ".join(f"{name} {row[name]:.4g}" for name in criteria))
+    if trainer.launch.is_main and criteria[0] in run.best_by:
+        best = run.best_by[criteria[0]]
+        checkpoint.save({**trainer.checkpoint(0, run.best_by, run.history),
+                         "model": best["model"], "mask_scale": best["mask_scale"]},
+                        out_dir / "best.pt")
+        write_metrics(out_dir / "metrics.csv", run.history)
+
+
 def run_epochs(trainer: Trainer, loader: DataLoader, sampler: DistributedSampler,
                val_loaders: dict[str, DataLoader], criteria: list[str], run: Progress,
                out_dir: Path) -> None:
@@ -520,10 +540,15 @@ def train_stage(trainer: Trainer, training: Dataset, val_lines: list[dataset.Lin
     criteria, val_loaders = validation_loaders(trainer.args, trainer, val_lines, corpus,
                                                loss_set)
     run = restore_progress(trainer, out_dir, history)
+    if trainer.stage.index and run.next_epoch == 1:
+        score_the_start(trainer, val_loaders, criteria, run, out_dir)
     log.info("%s: %s on %s, %d process(es), lr %.3g, %d parameters, %d epochs, model selected "
              "by %s; output in %s", trainer.stage.name, trainer.stage.method, trainer.device,
              trainer.launch.world_size, trainer.base_lr,
              sum(p.numel() for p in trainer.model.parameters()), trainer.epochs,
              CRITERIA[criteria[0]], out_dir)
     run_epochs(trainer, loader, sampler, val_loaders, criteria, run, out_dir)
+    if run.best_by.get(criteria[0], {}).get("epoch") == 0:
+        log.info("%s: no epoch beat the weights it started from by %s; they are its model "
+                 "(epoch 0)", trainer.stage.name, CRITERIA[criteria[0]])
     return score_selected(trainer.args, trainer, run, criteria, test_set, val_loaders, start)

@@ -17,6 +17,7 @@ import checkpoint
 import dataset
 import distributed
 import student
+import train
 from conftest import TINY_RUN, TINY_SETTINGS
 from methods import REMIX_METHOD, RemixObjective, build_model, enhance, mask_weights, method_for
 from spectral import Spectral
@@ -41,18 +42,23 @@ def tone_share(wave: np.ndarray) -> float:
     return float(power[np.abs(freqs - 1000) < 20].sum() / power.sum())
 
 
-def test_the_remix_is_the_estimate_and_training_noise_at_the_removed_level(tmp_path):
-    expected = np.array([0.5, 1.0, 2.0])
+REMOVED, PAIRED = np.array([0.5, 1.0, 2.0]), np.array([0.8, 0.4, 1.6])
+
+
+@pytest.mark.parametrize("level, expected", [("removed", REMOVED), ("paired", PAIRED),
+                                             ("between", np.sqrt(REMOVED * PAIRED))])
+def test_the_remix_is_the_estimate_and_training_noise_at_the_chosen_level(tmp_path, level,
+                                                                          expected):
     tone_file(tmp_path / "n.wav", 8.0, noise_until_s=4.0)  # the tone: the test part
     lines = [dataset.ConfigLine(f"t:{k}", "s.wav", "n.wav", 0.5 * k, 0.0, "n.wav", 1.0 + k)
              for k in range(3)]  # 1 s excerpts, all inside 0-4 s
     targets = tmp_path / "student1_train_targets.npy"
     estimates = np.random.default_rng(1).standard_normal((3, RATE)).astype(np.float32)
     np.save(targets, estimates)
-    np.save(student.levels_path(targets), expected.astype(np.float32))
+    np.save(student.levels_path(targets), np.stack([REMOVED, PAIRED], 1).astype(np.float32))
     corpus = dataset.Corpus(None, str(tmp_path), RATE, sample_rate=RATE)
     spans = dataset.training_spans(lines, 1.0)
-    remix = student.RemixSet(lines, corpus, targets, spans)
+    remix = student.RemixSet(lines, corpus, targets, level, spans)
     np.random.seed(0)
     noises = []
     for _ in range(20):
@@ -63,7 +69,7 @@ def test_the_remix_is_the_estimate_and_training_noise_at_the_removed_level(tmp_p
             assert tone_share(noise.numpy()) < 0.01  # never the tone after 4 s
             noises.append(noise)
     assert not torch.equal(noises[0], noises[3])  # a new excerpt every time
-    fixed = student.RemixSet(lines, corpus, targets)  # validation: where the lines say
+    fixed = student.RemixSet(lines, corpus, targets, level)  # validation: where lines say
     for k, line in enumerate(lines):
         said = dataset.standardise(audio.read_excerpt(tmp_path / "n.wav",
                                                       line.extra_noise_start_s, RATE, rate=RATE),
@@ -76,11 +82,13 @@ def test_a_student_needs_a_noise_example_on_every_line(tmp_path):
     line = dataset.ConfigLine("val.txt:4", "s.wav", "n.wav", 0.0, 0.0)
     with pytest.raises(dataset.DataError, match="val.txt:4: a student needs a noise example"):
         student.RemixSet([line], dataset.Corpus(None, None, RATE, sample_rate=RATE),
-                         tmp_path / "t.npy")
+                         tmp_path / "t.npy", "paired")
 
 
-def test_estimates_are_the_teachers_enhanced_clips_and_the_level_what_it_removed(
+def test_estimates_are_the_teachers_enhanced_clips_beside_both_noise_levels(
         tiny_corpus, tmp_path):
+    """Levels: what the teacher removed, and the noise inside each noisy clip (1 / the
+    line's mixing scale: its noise has unit std before the mixture is scaled)."""
     config = {"method": "PU", "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
               "regulariser": "batchnorm", "frame_len": 64, "feature": "linear",
               "input_norm": "frequency", "mask": "soft"}
@@ -89,7 +97,7 @@ def test_estimates_are_the_teachers_enhanced_clips_and_the_level_what_it_removed
     lines = dataset.read_config(tiny_corpus.train, dataset.TRAIN_FIELDS)
     corpus = dataset.Corpus(str(tiny_corpus.clean_path), str(tiny_corpus.noise_path), 4000,
                             sample_rate=RATE)
-    clips = dataset.ExampleSet(lines, corpus, "noise")
+    clips = dataset.ExampleSet(lines, corpus, "noise_paired")
     path = tmp_path / "targets.npy"
     student.write_estimates(model, method, spectral, clips, path, distributed.Launch(),
                             torch.device("cpu"), 4, torch.no_grad, {})
@@ -99,7 +107,9 @@ def test_estimates_are_the_teachers_enhanced_clips_and_the_level_what_it_removed
     assert saved.shape == (len(lines), 4000)
     np.testing.assert_allclose(saved, expected.numpy(), atol=1e-5)
     removed = (noisy - expected).pow(2).mean(dim=-1).sqrt()
-    np.testing.assert_allclose(levels, removed.numpy(), rtol=1e-4)
+    np.testing.assert_allclose(levels[:, 0], removed.numpy(), rtol=1e-4)
+    inside = [1 / dataset.load_parallel(line, corpus)[2] for line in lines]
+    np.testing.assert_allclose(levels[:, 1], inside, rtol=1e-4)
     assert not list(tmp_path.glob(".*"))
 
 
@@ -181,7 +191,11 @@ def test_pu_trains_a_student_by_default_and_reports_both(default_run):
     assert list(stages) == ["teacher", "student1"]
     assert results["test_si_snri_db"] == stages["student1"]["test_si_snri_db"]
     assert results["best_epoch"] == stages["student1"]["best_epoch"]
-    assert [row["stage"] for row in stage_rows(out)] == ["teacher"] * 2 + ["student1"] * 3
+    rows = stage_rows(out)
+    assert [(row["stage"], row["epoch"]) for row in rows] == [
+        ("teacher", "1"), ("teacher", "2"), *(("student1", str(k)) for k in range(4))]
+    teacher_best = max(float(row["val_si_snri_db"]) for row in rows[:2])
+    assert float(rows[2]["val_si_snri_db"]) == pytest.approx(teacher_best, abs=1e-3)
     best = checkpoint.load(out / "best.pt")
     assert best["model_config"]["method"] == REMIX_METHOD and best["stage"] == 1
     assert checkpoint.load(out / "teacher.pt")["results"]["test_si_snri_db"] == pytest.approx(
@@ -205,9 +219,10 @@ def test_a_student_round_resumes_where_it_stopped_and_a_finished_teacher_is_not_
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stderr and "class prior" not in result.stderr
     resumed, uninterrupted = stage_rows(stopped), stage_rows(whole)
-    assert [row["stage"] for row in resumed] == ["teacher"] * 2 + ["student1"] * 3
+    assert [row["stage"] for row in resumed] == ["teacher"] * 2 + ["student1"] * 4  # epoch 0
     for a, b in zip(resumed, uninterrupted):
-        assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-5)
+        assert a["train_loss"] == b["train_loss"] == "" or float(a["train_loss"]) == \
+            pytest.approx(float(b["train_loss"]), rel=1e-5)
     assert json.loads((stopped / "results.json").read_text())["test_si_snri_db"] == \
         pytest.approx(json.loads((whole / "results.json").read_text())["test_si_snri_db"])
     fewer = pulse(*TINY_RUN, *tiny_corpus.options(), "--out_dir", str(stopped), "--resume")
@@ -235,3 +250,29 @@ def test_a_student_where_there_can_be_none_is_an_argparse_error(options, message
     result = pulse(*options, "--check_only")
     assert result.returncode == 2 and message in result.stderr
 
+
+def test_a_student_that_never_beats_its_teacher_keeps_its_teacher(tiny_corpus, tmp_path,
+                                                                  monkeypatch):
+    """The teacher is the student's epoch 0 in selection: a student whose every epoch is
+    spoiled is selected at epoch 0, which scores as its teacher does."""
+    real_epoch = train.Trainer.train_epoch
+
+    def spoiled(self, loader, epoch):
+        loss = real_epoch(self, loader, epoch)
+        if self.stage.index:
+            with torch.no_grad():
+                for weight in self.model.parameters():
+                    weight.add_(10 * torch.randn_like(weight))
+        return loss
+
+    monkeypatch.setattr(train.Trainer, "train_epoch", spoiled)
+    out = tmp_path / "run"
+    result = pulse(*TINY_SETTINGS, *tiny_corpus.options(), "--student_epochs", "2",
+                   "--out_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "student1: no epoch beat the weights it started from" in result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["best_epoch"] == results["stages"]["student1"]["best_epoch"] == 0
+    assert results["test_si_snri_db"] == pytest.approx(
+        results["stages"]["teacher"]["test_si_snri_db"], abs=1e-3)
+    assert checkpoint.load(out / "best.pt")["model_config"]["method"] == REMIX_METHOD
