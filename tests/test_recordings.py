@@ -92,7 +92,7 @@ def test_training_from_recordings_alone(method, student_epochs, recordings, tmp_
     assert "test_si_snri_db" not in results and results["val_si_snri_db"] is None
     history = (out / "metrics.csv").read_text().splitlines()
     assert "val_loss" in history[0] and "val_si_snri_db" not in history[0]
-    assert len(history) == 1 + 2 + student_epochs
+    assert len(history) == 1 + 2 + student_epochs + (1 if student_epochs else 0)  # epoch 0
     assert (out / "best.pt").exists() and (out / "example_1.png").exists()
     if method == "PU":  # the prior defaults to auto on recordings
         assert results["prior"]["estimated"] and 0 < results["prior"]["value"] < 1
