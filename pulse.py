@@ -283,15 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "output keeps its input's sample rate, channels, length and format")
     g.add_argument("--noise_clip", nargs="+", type=Path, metavar="CLIP",
                    help="a few seconds of the recording's noise alone (same channels): the "
-                        "model first adapts to each input from it (20 steps, about 2 s a "
-                        "file on 2 cores); one clip for all inputs, or one per input file in "
-                        "order")
+                        "model first adapts to each input from it (20 steps; a 60 s take "
+                        "adapted and enhanced in 7.5-8 s on 2 cores); one clip for all inputs, "
+                        "or one per input file in order")
     g.add_argument("--checkpoint", type=Path,
                    help="a trained model, e.g. runs/PU-.../best.pt (default with --enhance: "
                         "the starter model in pretrained/, trained on real speech in real "
                         "ambience; adapt it to your recordings with --init_from)")
     g.add_argument("--output_dir", type=Path,
-                   help="where enhanced files go, with the input names (folders mirrored)")
+                   help="where enhanced files go, with the input names (folders mirrored); "
+                        "two inputs that would be written to one output are refused before "
+                        "anything is written")
     g.add_argument("--overwrite", action="store_true", help="replace existing enhanced files")
     g = p.add_argument_group("hardware and output")
     g.add_argument("--out_dir", type=Path, default=None,
@@ -316,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train the CNN compiled by torch.compile in MODE (%(choices)s; alone: "
                         "default); reduce-overhead replays CUDA graphs (one process only), "
                         "which pays where the host launches kernels slower than the GPU runs "
-                        "them (see README, Throughput)")
+                        "them (measured in docs/performance.md)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.add_argument("--metrics", nargs="+", choices=quality.METRICS, default=[],
                    help="also score the test set and, with the best model, the validation set "
