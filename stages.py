@@ -21,15 +21,17 @@ import checkpoint
 import dataset
 import distributed
 import noise_spans
+import prior
 import quality
 import recipes
 import student
-from methods import REMIX_METHOD, model_config
+from methods import METHODS, REMIX_METHOD, build_model, model_config, spectral_of
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores, draw_figures, write_reports
 from runtime import UsageError, keep_freed_memory, local_processes, pick_device, setup_logging
-from train import Stage, Trainer, build_trainer, class_prior, train_stage, training_set
+from train import (Stage, Trainer, build_trainer, loader_workers, seed_everything, seed_worker,
+                   train_stage, training_set)
 from warm_start import starting_point
 
 log = logging.getLogger("pulse")
@@ -137,6 +139,33 @@ def keep_stage(trainer: Trainer, scores: Scores, out_dir: Path) -> None:
                      results=scores.results)
         checkpoint.save(state, trainer.stage.kept(out_dir))
     distributed.barrier()
+
+
+def class_prior(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
+                last_path: Path, device: torch.device) -> float:
+    """The class prior the run trains with: ``--prior`` as settled, or under ``--prior
+    auto`` (PU) the estimate a resumed run made or a new one (see ``prior.py``), averaged
+    over processes so that every one trains with the same prior. Under ``--risk_norm
+    count`` the estimate is the plain share of noise bins, under ``weight`` their
+    |X|**p-weighted share: the prior each risk means."""
+    if args.prior != "auto":
+        return args.prior
+    if last_path.exists():
+        state = checkpoint.load(last_path)
+        return state.get("prior", state["args"]["prior"])  # before "prior": args held it
+    seed_everything(args.seed)
+    pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args))
+    started = time.time()
+    value = prior.estimate_prior(
+        lambda: build_model(model_config(args, args.method)),
+        spectral_of(model_config(args, args.method)), pairs,
+        device, max(1, args.batch_size // 2), p=args.p if args.risk_norm == "weight" else 0.0,
+        loader_options=dict(num_workers=loader_workers(args), worker_init_fn=seed_worker))
+    value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
+    estimate = (value[0] / value[1]).item()
+    log.info("class prior estimated from the training data: %.3f (%.1f s)", estimate,
+             time.time() - started)
+    return estimate
 
 
 def method_stage(opts: Options, stage: Stage, launch: distributed.Launch, device: torch.device,

@@ -25,12 +25,11 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 import checkpoint
 import dataset
 import distributed
-import prior
 import quality
 from checkpoint import jsonable
-from methods import (METHODS, SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram,
-                     build_model, completed_config, enhance, logit_scale, method_for,
-                     model_config, spectral_of)
+from methods import (SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram, build_model,
+                     completed_config, enhance, logit_scale, method_for, model_config,
+                     spectral_of)
 from metric import SI_SNR
 from noise_spans import NoiseSpans
 from model import for_inference
@@ -123,7 +122,7 @@ class Trainer:
         sampler = DistributedSampler(items, self.launch.world_size, self.launch.rank,
                                      shuffle=True, seed=self.args.seed)
         loader = DataLoader(items, batch_size=per_batch, sampler=sampler,
-                            worker_init_fn=_seed_worker, **self.loader_options)
+                            worker_init_fn=seed_worker, **self.loader_options)
         return loader, sampler
 
     def train_epoch(self, loader: DataLoader, epoch: int) -> float:
@@ -274,7 +273,7 @@ def loader_workers(args: Options) -> int:
     return default_num_workers() if args.num_workers is None else args.num_workers
 
 
-def _seed_worker(worker_id: int) -> None:
+def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2 ** 32
     random.seed(seed)
     np.random.seed(seed)
@@ -310,33 +309,6 @@ def selection_criteria(args: Options, method: str, val_lines: list[dataset.Line]
                             else "noise examples (recordings lines, or 6-field lines) and "
                                  "--method PU or MixIT"))
     return chosen + [name for name in available if name != chosen[0]]
-
-
-def class_prior(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
-                last_path: Path, device: torch.device) -> float:
-    """The class prior the run trains with: ``--prior`` as settled, or under ``--prior
-    auto`` (PU) the estimate a resumed run made or a new one (see ``prior.py``), averaged
-    over processes so that every one trains with the same prior. Under ``--risk_norm
-    count`` the estimate is the plain share of noise bins, under ``weight`` their
-    |X|**p-weighted share: the prior each risk means."""
-    if args.prior != "auto":
-        return args.prior
-    if last_path.exists():
-        state = checkpoint.load(last_path)
-        return state.get("prior", state["args"]["prior"])  # before "prior": args held it
-    seed_everything(args.seed)
-    pairs = dataset.ExampleSet(lines, corpus, METHODS[args.method].second(args))
-    started = time.time()
-    value = prior.estimate_prior(
-        lambda: build_model(model_config(args, args.method)),
-        spectral_of(model_config(args, args.method)), pairs,
-        device, max(1, args.batch_size // 2), p=args.p if args.risk_norm == "weight" else 0.0,
-        loader_options=dict(num_workers=loader_workers(args), worker_init_fn=_seed_worker))
-    value = distributed.all_sum(torch.tensor([value, 1.0], dtype=torch.float64, device=device))
-    estimate = (value[0] / value[1]).item()
-    log.info("class prior estimated from the training data: %.3f (%.1f s)", estimate,
-             time.time() - started)
-    return estimate
 
 
 def build_trainer(args: Options, stage: Stage, launch: distributed.Launch, device: torch.device,

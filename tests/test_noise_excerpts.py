@@ -123,7 +123,7 @@ def test_two_epochs_through_two_loader_workers_draw_new_excerpts_inside_the_span
     data = dataset.ExampleSet(LINES[:2], corpus, "noise", fresh_noise=True)
     train.seed_everything(0)
     loader = DataLoader(data, batch_size=1, num_workers=2, persistent_workers=True,
-                        worker_init_fn=train._seed_worker)
+                        worker_init_fn=train.seed_worker)
     starts = [[chirp_start(second[0]) for _, second in loader] for _ in range(2)]
     assert chirp_start(dataset.ExampleSet(LINES[:2], corpus, "noise")[0][1]) == \
         pytest.approx(2.0, abs=0.05)  # the check itself: the line's own start
