@@ -202,8 +202,7 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
     input first needs it and kept while the next inputs share it. With ``dnsmos``, also
     writes ``dnsmos.csv``: DNSMOS of every input and output (16 kHz mono mixes).
     """
-    state = checkpoint.load(checkpoint_path)
-    model, method, spectral = model_from_state(state, device)
+    state, model, method, spectral = loaded_model(checkpoint_path, device)
     jobs = find_inputs(inputs)
     clip_paths = noise_clip.clips_for(noise_clips, [source for source, _ in jobs]) or []
     problems = input_problems(jobs, clip_paths, output_dir, spectral, overwrite)
