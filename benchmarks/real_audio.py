@@ -273,7 +273,8 @@ def run_pulse(cwd: Path, out: Path, options: list[str], code: Path = ROOT,
     scores = json.loads((out / "results.json").read_text())
     with (out / "metrics.csv").open() as f:
         epochs = list(csv.DictReader(f))
-    if {"train_clips_per_s", "val_seconds"} <= set(epochs[0]):
+    epochs = [e for e in epochs if e.get("train_clips_per_s")]  # not a student's epoch 0
+    if epochs:
         speed = (f"training {np.mean([float(e['train_clips_per_s']) for e in epochs]):.1f} "
                  f"clips/s, validation "
                  f"{N_VAL / np.mean([float(e['val_seconds']) for e in epochs]):.1f} clips/s")
