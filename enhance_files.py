@@ -216,7 +216,7 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
         enhancer = unadapted
         if clip_paths:
             if clip_paths[index] != clip_path:
-                clip_path, clip = clip_paths[index], noise_clip.read_clip(clip_paths[index],
+                clip_path, clip = clip_paths[index], noise_clip.read_heard(clip_paths[index],
                                                                           spectral)
             adapted, adapted_method = noise_clip.adapt_to_file(
                 state, spectral, source, clip_path, clip, device)

@@ -78,12 +78,12 @@ def clip_problem(path: Path, source: Path, channels: int, spectral: Spectral) ->
     return None
 
 
-def read_clip(path: Path, spectral: Spectral) -> np.ndarray:
-    """The first ``MAX_HEARD_S`` of a noise clip (checked by ``clip_problem``) as (T,) mono
-    at the model's rate."""
-    rate = spectral.sample_rate
+def read_heard(path: Path, spectral: Spectral) -> np.ndarray:
+    """The first ``MAX_HEARD_S`` of a recording or a noise clip (checked before) as (T,)
+    mono at the model's rate: what an adaptation hears of it."""
     heard_s = min(sf.info(str(path)).duration, MAX_HEARD_S)
-    return audio.read_excerpt(path, 0.0, round(heard_s * rate), short="pad", rate=rate)
+    return audio.read_excerpt(path, 0.0, audio.samples(heard_s, spectral.sample_rate),
+                              short="pad", rate=spectral.sample_rate)
 
 
 def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tensor,
@@ -139,10 +139,8 @@ def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path
                   clip: np.ndarray, device: torch.device, settings: Adaptation = Adaptation()
                   ) -> tuple[nn.Sequential, Method]:
     """``adapt_to_recording`` on a file, mixed to mono at the model's rate, and its (T,) clip
-    from ``clip_path`` (as ``read_clip`` gives it)."""
-    heard_s = min(sf.info(str(source)).duration, MAX_HEARD_S)
-    rate = spectral.sample_rate
-    noisy = audio.read_excerpt(source, 0.0, round(heard_s * rate), short="pad", rate=rate)
+    from ``clip_path`` (as ``read_heard`` gives it)."""
     log.info("adapting to %s from the noise clip %s (%.1f s; %d steps)", source, clip_path,
-             len(clip) / rate, settings.steps)
-    return adapt_to_recording(state, spectral, noisy, clip, device, settings)
+             len(clip) / spectral.sample_rate, settings.steps)
+    return adapt_to_recording(state, spectral, read_heard(source, spectral), clip, device,
+                              settings)

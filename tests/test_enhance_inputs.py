@@ -57,7 +57,7 @@ def test_a_dc_clip_is_refused_and_a_long_clip_is_read_up_to_the_cap(tmp_path, mo
         tmp_path / "dc.wav", tmp_path / "take.wav", 1, spectral)
     sf.write(tmp_path / "long.wav", 0.1 * _noisy(3.0), 16000)
     monkeypatch.setattr(noise_clip, "MAX_HEARD_S", 1.25)
-    assert len(noise_clip.read_clip(tmp_path / "long.wav", spectral)) == 20000
+    assert len(noise_clip.read_heard(tmp_path / "long.wav", spectral)) == 20000
 
 
 def test_download_script_names_what_failed(tmp_path):

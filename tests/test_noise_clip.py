@@ -86,7 +86,7 @@ def test_one_clip_serves_every_input_or_each_input_has_its_own():
 def _adapted_output(state, source: Path, clip_path: Path) -> np.ndarray:
     """``source`` enhanced after adapting to ``clip_path``, as --enhance --noise_clip does."""
     model, method, spectral = model_from_state(state, CPU)
-    clip = noise_clip.read_clip(clip_path, spectral)
+    clip = noise_clip.read_heard(clip_path, spectral)
     adapted, adapted_method = noise_clip.adapt_to_file(state, spectral, source, clip_path, clip,
                                                        CPU)
     wave, rate = sf.read(source, dtype="float64")
