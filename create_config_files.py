@@ -50,13 +50,30 @@ VAL_FILE_SHARE = 0.1
 """Share of the recordings (noisy and noise files each) held out whole for validation."""
 
 
-def _start(rng: random.Random, noise: AudioFile, excerpt_s: float, part: str) -> float:
-    """A random excerpt start (s) inside ``part`` of the file: "train" (its first 90 %),
-    "test" (the rest) or "whole"."""
+def _starts(noise: AudioFile, excerpt_s: float, part: str) -> tuple[float, float]:
+    """(earliest, latest) start (s) of an excerpt inside ``part`` of the file: "train" (its
+    first 90 %), "test" (the rest) or "whole"."""
     split_s = noise.duration_s * (1 - TEST_NOISE_SHARE)
-    low, high = {"train": (0.0, split_s - excerpt_s),
-                 "test": (split_s, noise.duration_s - excerpt_s),
-                 "whole": (0.0, noise.duration_s - excerpt_s)}[part]
+    return {"train": (0.0, split_s - excerpt_s),
+            "test": (split_s, noise.duration_s - excerpt_s),
+            "whole": (0.0, noise.duration_s - excerpt_s)}[part]
+
+
+def reference_beside(noise: AudioFile, start_s: float, excerpt_s: float, part: str
+                     ) -> float | None:
+    """The start (s) of a noise reference for the excerpt at ``start_s``: the excerpt just
+    after it, or else just before it, inside the same ``part`` of the file; None where
+    neither fits."""
+    low, high = _starts(noise, excerpt_s, part)
+    for start in (start_s + excerpt_s, start_s - excerpt_s):
+        if low <= start <= high:
+            return start
+    return None
+
+
+def _start(rng: random.Random, noise: AudioFile, excerpt_s: float, part: str) -> float:
+    """A random excerpt start (s) inside ``part`` of the file (``_starts``)."""
+    low, high = _starts(noise, excerpt_s, part)
     if high < low:
         needs = ("" if part == "whole"
                  else " in both the training and the test part")
@@ -75,7 +92,9 @@ def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFi
     ``val``, validation speech is those files and trainval is training speech alone
     (``n_val`` is then unused); otherwise ``n_val`` files of trainval are drawn. Given
     ``val_noises``, validation excerpts come from those files (from the part of them
-    training would read), which training never reads."""
+    training would read), which training never reads. Validation and test lines carry a
+    noise reference as fields 5-6 where one fits beside their excerpt in the same part of
+    its file (``reference_beside``; a test line's never in the part training reads)."""
     if val is not None and set(val) & set(trainval):
         raise ValueError("a file is both a training and a validation speech file")
     if {n.path for n in val_noises or []} & {n.path for n in noises + (test_noises or [])}:
@@ -100,11 +119,14 @@ def make_config_lines(trainval: list[str], test: list[str], noises: list[AudioFi
     def line(speech: str, split: str) -> str:
         noise = rng.choice(pools[split])
         part = test_part if split == "test" else train_part
-        fields = [quote_field(speech), quote_field(noise.path),
-                  f"{_start(rng, noise, excerpt_s, part):.4f}", f"{rng.uniform(*SNR_RANGE_DB):.4f}"]
+        start = round(_start(rng, noise, excerpt_s, part), 4)
+        fields = [quote_field(speech), quote_field(noise.path), f"{start:.4f}",
+                  f"{rng.uniform(*SNR_RANGE_DB):.4f}"]
         if split == "train":
             other = rng.choice(noises)
             fields += [quote_field(other.path), f"{_start(rng, other, excerpt_s, train_part):.4f}"]
+        elif (beside := reference_beside(noise, start, excerpt_s, part)) is not None:
+            fields += [quote_field(noise.path), f"{beside:.4f}"]
         return " ".join(fields)
 
     return ([line(s, "train") for s in train_speech], [line(s, "val") for s in val_speech],

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 import audio
 from audio import DataError, excerpt_fits, fit_length, read_audio, read_excerpt
 from noise_level import CALIBRATION_S, NoiseProfile, noise_level_gain, noise_profile
+from noise_reference import reference_start
 from noise_spans import Excerpt, NoiseSpans, random_start, read_spans
 
 TRAIN_FIELDS = 6
@@ -372,17 +373,27 @@ class ExampleSet(Dataset):
     (``tilted``) of up to that many dB per octave either way, drawn anew for every item
     from the same generator: another recording chain each time, the same for the noisy
     clip and what comes beside it.
-    Items are (noisy, second) float32 tensors of ``wav_len`` samples.
+    Items are (noisy, second) float32 tensors of ``wav_len`` samples and, unless
+    ``references`` is ``none``, a (2, ``wav_len``) float32 tensor of their noise references
+    (``noise_reference``), each at the level of the noise in its clip, zeros where there is
+    none: ``given``, a published-format line's fields 5-6 for its noisy clip (validation
+    and test lines; none for the second); ``drawn``, for each clip an excerpt of its own
+    noise file inside the ``spans`` that does not overlap the clip's noise excerpt (a
+    recordings line's noise recording for both, whatever the mode), at random where noise
+    is ``fresh_noise``, else the same for each line every time. ``reference_drop`` is the
+    share of references left out (zeros), drawn per item.
     """
 
     def __init__(self, lines: list[Line], corpus: Corpus, second: str = "clean",
                  fresh_noise: bool = False, tilt_db: float = 0.0,
-                 spans: NoiseSpans | None = None):
+                 spans: NoiseSpans | None = None, references: str = "none",
+                 reference_drop: float = 0.0):
         self.lines, self.corpus, self.second = lines, corpus, second
         self.fresh_noise = fresh_noise and second != "clean"
         self.tilt_db = tilt_db
         self.spans = spans if spans is not None else training_spans(lines, corpus.clip_s)
         self.profiles = corpus.profiles
+        self.references, self.reference_drop = references, reference_drop
 
     def noise_profiles(self) -> tuple[NoiseProfile, ...]:
         """The corpus's profiles, or those of this set's own noise recordings; computed once."""
@@ -393,7 +404,36 @@ class ExampleSet(Dataset):
     def __len__(self) -> int:
         return len(self.lines)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def reference(self, name: str, own_start_s: float, level: float, short: str,
+                  rng: np.random.Generator) -> np.ndarray:
+        """A ``drawn`` reference of file ``name`` beside its clip's excerpt at
+        ``own_start_s``, at rms ``level`` (zeros where the spans hold none)."""
+        start = reference_start(self.spans.get(name, ()), own_start_s, self.corpus.clip_s, rng)
+        if start is None:
+            return np.zeros(self.corpus.wav_len)
+        wave, path = self.corpus.excerpt(name, self.corpus.noise_root, start, short)
+        return standardise(wave, path) * level
+
+    def references_of(self, line: Line, index: int, level: float, second_level: float
+                      ) -> list[np.ndarray]:
+        """The references of ``line``'s noisy clip and second item, at the rms of the noise
+        in each (see the class)."""
+        silent = np.zeros(self.corpus.wav_len)
+        if self.references == "given" and isinstance(line, ConfigLine):
+            if line.extra_noise is None:
+                return [silent, silent]
+            return [load_extra_noise(line, self.corpus) * level, silent]
+        rng = np.random.default_rng(np.random.randint(2 ** 32) if self.fresh_noise else index)
+        if isinstance(line, RecordingLine):
+            return [self.reference(line.noise, line.noise_start_s, lvl, "loop", rng)
+                    for lvl in (level, second_level)]
+        found = [self.reference(line.noise, line.noise_start_s, level, "refuse", rng)]
+        if self.second == "clean":
+            return found + [silent]
+        return found + [self.reference(line.extra_noise, line.extra_noise_start_s,
+                                       second_level, "refuse", rng)]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         line = self.lines[index]
         if self.fresh_noise:
             line = fresh_noise_line(line, self.spans, np.random.default_rng(
@@ -402,20 +442,31 @@ class ExampleSet(Dataset):
             if isinstance(line, RecordingLine):
                 profiles = self.noise_profiles() if self.second == "noise_paired" else None
                 noisy, other = load_recordings(line, self.corpus, profiles)
+                level = float(other.std())
             else:
                 noisy, clean, scale = load_parallel(line, self.corpus)
+                level = 1 / scale
                 if self.second == "clean":
                     other = clean
                 else:
                     other = load_extra_noise(line, self.corpus)
                     if self.second == "noise_paired":
                         other = other / scale
+            waves = [noisy, other]
+            if self.references != "none":
+                waves += self.references_of(line, index, level, float(other.std()))
         except DataError as err:
             raise DataError(f"{line.origin}: {err}") from None
         if self.tilt_db > 0:
             tilt = np.random.uniform(-self.tilt_db, self.tilt_db)
-            noisy, other = tilted([noisy, other], tilt, self.corpus.sample_rate)
-        return torch.from_numpy(noisy).float(), torch.from_numpy(other).float()
+            waves = tilted(waves, tilt, self.corpus.sample_rate)
+        items = [torch.from_numpy(wave).float() for wave in waves]
+        if self.references == "none":
+            return tuple(items)
+        references = torch.stack(items[2:])
+        if self.reference_drop > 0:
+            references *= torch.from_numpy(np.random.uniform(size=(2, 1)) >= self.reference_drop)
+        return items[0], items[1], references
 
 
 def with_noise_fields_swapped(lines: list[Line]) -> list[Line]:
@@ -432,7 +483,8 @@ class LabelledClips(Dataset):
     """The 2N clips of N (noisy, noise) training pairs as single examples, for PU batches
     drawn from both classes shuffled together (``--pu_batches shuffled``): item 2k is
     line k's noisy clip with label 0 (unlabelled), item 2k + 1 its noise clip with label 1
-    (positive). Items are ((T,) float32 clip, () float32 label)."""
+    (positive). Items are ((T,) float32 clip, () float32 label) and, where ``pairs`` have
+    references, the clip's as a (1, T) tensor."""
 
     def __init__(self, pairs: ExampleSet):
         self.pairs = pairs
@@ -440,9 +492,11 @@ class LabelledClips(Dataset):
     def __len__(self) -> int:
         return 2 * len(self.pairs)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         label = index % 2
-        return self.pairs[index // 2][label], torch.tensor(float(label))
+        pair = self.pairs[index // 2]
+        item = (pair[label], torch.tensor(float(label)))
+        return item if len(pair) == 2 else (*item, pair[2][label:label + 1])
 
 
 def _named(config_path: str, path: Path) -> str:

@@ -187,8 +187,11 @@ def enhance_file(enhancer: Enhancer, spectral: Spectral, source: Path, target: P
     return clipped
 
 
-def model_enhancer(model: nn.Module, method: Method, spectral: Spectral) -> Enhancer:
-    return lambda wave: enhance_long(model, method, spectral, wave)
+def model_enhancer(model: nn.Module, method: Method, spectral: Spectral,
+                   reference: torch.Tensor | None = None) -> Enhancer:
+    """``enhance_long`` by ``model``, heard against the (T',) ``reference`` (the noise clip
+    at the scale of the recording) where the network has the reference channel."""
+    return lambda wave: enhance_long(model, method, spectral, wave, reference=reference)
 
 
 def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, device: torch.device,
@@ -218,9 +221,10 @@ def enhance_files(inputs: list[str], checkpoint_path: Path, output_dir: Path, de
             if clip_paths[index] != clip_path:
                 clip_path, clip = clip_paths[index], noise_clip.read_heard(clip_paths[index],
                                                                           spectral)
-            adapted, adapted_method = noise_clip.adapt_to_file(
+            adapted, adapted_method, reference = noise_clip.adapt_to_file(
                 state, spectral, source, clip_path, clip, device)
-            enhancer = model_enhancer(for_inference(adapted, device), adapted_method, spectral)
+            enhancer = model_enhancer(for_inference(adapted, device), adapted_method, spectral,
+                                      reference)
         target = output_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         clipped = enhance_file(enhancer, spectral, source, target, device)
@@ -294,10 +298,11 @@ def enhance_array(y, rate: int, noise=None, checkpoint_path: Path = STARTER,
         if clip.shape[1] != wave.shape[1]:
             raise ValueError(f"noise: {clip.shape[1]} channels, y has {wave.shape[1]}: record "
                              "the clip with the same channels")
-        adapted, adapted_method = noise_clip.adapt_to_recording(state, spectral, *(
+        adapted, adapted_method, reference = noise_clip.adapt_to_recording(state, spectral, *(
             audio.to_mono(x, rate, name, rate_out=spectral.sample_rate)
             for x, name in ((wave, "y"), (clip, "noise"))), device)
-        enhancer = model_enhancer(for_inference(adapted, device), adapted_method, spectral)
+        enhancer = model_enhancer(for_inference(adapted, device), adapted_method, spectral,
+                                  reference)
     out = enhance_block(enhancer, spectral, wave, rate, channel_stds([wave]), device)
     given = np.asarray(y)
     if np.issubdtype(given.dtype, np.integer):

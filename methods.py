@@ -21,8 +21,10 @@ from spectral import Spectral
 
 StepResult = tuple[torch.Tensor, torch.Tensor]
 """(objective to back-propagate, loss to report), both scalars."""
-Objective = Callable[[nn.Module, Spectral, torch.Tensor, torch.Tensor], StepResult]
-"""A method's training step with its options bound: (model, spectral, first, second)."""
+Objective = Callable[..., StepResult]
+"""A method's training step with its options bound: (model, spectral, first, second,
+reference=None), ``reference`` (B, 2, T) the noise references of ``first`` and ``second``
+(``dataset.ExampleSet``; zeros where there is none)."""
 
 
 @dataclass(frozen=True)
@@ -40,18 +42,22 @@ class PUObjective:
     nn_rule: str = "kiryo"
 
     def __call__(self, model: nn.Module, spectral: Spectral, first: torch.Tensor,
-                 second: torch.Tensor) -> StepResult:
+                 second: torch.Tensor, reference: torch.Tensor | None = None) -> StepResult:
         """``first`` (B, T) noisy clips and ``second`` (B, T) their noise clips, or ``first``
         (B, T) clips of either class and ``second`` (B,) their labels (1: noise, positive;
-        0: noisy, unlabelled); every bin takes its clip's label."""
+        0: noisy, unlabelled); every bin takes its clip's label. ``reference``: (B, 2, T)
+        the references of both, or (B, 1, T) of the labelled clips."""
         if second.dim() == 1:
             clips, labels = first, second.to(first.dtype)
+            references = None if reference is None else reference[:, 0]
         else:
             clips = torch.cat([first, second])
             labels = torch.cat([torch.zeros(len(first), device=first.device),
                                 torch.ones(len(second), device=first.device)])
+            references = None if reference is None else torch.cat([reference[:, 0],
+                                                                   reference[:, 1]])
         magnitude = spectral.stft(clips).abs()
-        logits = model(spectral.feature_of(magnitude))[:, 0].float()
+        logits = model(spectral.input_of(magnitude, references))[:, 0].float()
         r_plus, r_minus = loss.pu_risks(logits, labels, magnitude, self.prior, self.p,
                                        self.risk_norm, surrogate=self.surrogate)
         objective = loss.pu_objective(r_plus, r_minus, self.mode, self.beta, self.gamma,
@@ -59,11 +65,16 @@ class PUObjective:
         return objective, (r_plus + r_minus).detach()
 
 
+def _first(reference: torch.Tensor | None) -> torch.Tensor | None:
+    return None if reference is None else reference[:, 0]
+
+
 def pn_objective(model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
-                 clean: torch.Tensor) -> StepResult:
-    """Signal approximation of (B, T) noisy clips against their (B, T) clean speech."""
+                 clean: torch.Tensor, reference: torch.Tensor | None = None) -> StepResult:
+    """Signal approximation of (B, T) noisy clips against their (B, T) clean speech, the
+    noisy clips' references the first of (B, 2, T) ``reference``."""
     noisy_mag, clean_mag = spectral.stft(torch.cat([noisy, clean])).abs().chunk(2)
-    logits = model(spectral.feature_of(noisy_mag))[:, 0].float()
+    logits = model(spectral.input_of(noisy_mag, _first(reference)))[:, 0].float()
     value = loss.signal_approximation(logits, noisy_mag, clean_mag)
     return value, value.detach()
 
@@ -78,18 +89,21 @@ class RemixObjective:
     network sees target + noise, each clip at unit std, and learns to give back the target,
     by signal approximation on magnitudes (``magnitude``) or by the negative SI-SNR of the
     masked waveform (``si_snr``). Noisy-target training (NyTT) when the targets are noisy
-    clips; a student's step when they are its teacher's estimates (``student.py``)."""
+    clips; a student's step when they are its teacher's estimates (``student.py``). The
+    mixture's reference is the second of (B, 2, T) ``reference``, the added noise's, scaled
+    with the mixture."""
 
     loss: str = "magnitude"
 
     def __call__(self, model: nn.Module, spectral: Spectral, target: torch.Tensor,
-                 noise: torch.Tensor) -> StepResult:
+                 noise: torch.Tensor, reference: torch.Tensor | None = None) -> StepResult:
         mixture = target + noise
         scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
+        heard = None if reference is None else reference[:, 1:] / scale[:, None]
         if self.loss == "magnitude":
-            return pn_objective(model, spectral, mixture / scale, target / scale)
+            return pn_objective(model, spectral, mixture / scale, target / scale, heard)
         spec = spectral.stft(mixture / scale)
-        logits = model(spectral.feature_of(spec.abs()))[:, 0].float()
+        logits = model(spectral.input_of(spec.abs(), _first(heard)))[:, 0].float()
         estimate = spectral.istft(torch.sigmoid(logits) * spec, mixture.shape[-1])
         value = -si_snr(estimate, target).mean().float()
         return value, value.detach()
@@ -107,7 +121,9 @@ class MixITObjective:
     assignment: str = "clip"
 
     def __call__(self, model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
-                 noise: torch.Tensor) -> StepResult:
+                 noise: torch.Tensor, reference: torch.Tensor | None = None) -> StepResult:
+        """The mixture of mixtures holds two noises, so it hears its quietest frames
+        (``reference`` is not used)."""
         mixture = noisy + noise
         scale = mixture.std(dim=-1, keepdim=True).clamp_min(1e-8)
         parts = torch.cat([noisy, noise])
@@ -241,11 +257,11 @@ def method_for(config: dict, mask_scale: float | None = None) -> Method:
 # ---------------------------------------------------------------- the model's configuration
 
 MODEL_KEYS = ("method", "blocks", "fcblocks", "channels", "droprate", "regulariser", "frame_len",
-              "feature", "input_norm", "mask", "sample_rate")
+              "feature", "input_norm", "mask", "sample_rate", "noise_reference")
 """The options that define a trained network, stored in every checkpoint as
 ``model_config`` (``model_config``)."""
 BODY_KEYS = ("blocks", "fcblocks", "channels", "regulariser", "frame_len", "feature",
-             "input_norm", "sample_rate")
+             "input_norm", "sample_rate", "noise_reference")
 """The ``model_config`` entries that the weights below the output layer depend on (the
 input feature and the rate included: weights learnt on one mean nothing on another)."""
 RATE_BEFORE_CHOICE = 16000
@@ -264,17 +280,19 @@ def model_config(options: Namespace, method: str) -> dict:
 
 
 def completed_config(config: dict) -> dict:
-    """A ``model_config`` with what checkpoints written before ``--mask``, ``--input_norm``
-    and ``--sample_rate`` existed did not store: PU's binary mask, no input normalisation,
-    16 kHz."""
+    """A ``model_config`` with what checkpoints written before ``--mask``, ``--input_norm``,
+    ``--sample_rate`` and ``--noise_reference`` existed did not store: PU's binary mask, no
+    input normalisation, 16 kHz, no reference."""
     return {"mask": PU_MASK_BEFORE_CHOICE if config["method"] == "PU" else None,
-            "input_norm": INPUT_NORM_BEFORE_CHOICE, "sample_rate": RATE_BEFORE_CHOICE, **config}
+            "input_norm": INPUT_NORM_BEFORE_CHOICE, "sample_rate": RATE_BEFORE_CHOICE,
+            "noise_reference": "off", **config}
 
 
 def spectral_of(config: dict) -> Spectral:
-    """The STFT a ``model_config`` was trained with."""
-    return Spectral(config["frame_len"], config["feature"],
-                    sample_rate=completed_config(config)["sample_rate"])
+    """The STFT and input a ``model_config`` was trained with."""
+    config = completed_config(config)
+    return Spectral(config["frame_len"], config["feature"], sample_rate=config["sample_rate"],
+                    reference=config["noise_reference"] == "on")
 
 
 def build_model(config: dict) -> nn.Sequential:
@@ -284,7 +302,8 @@ def build_model(config: dict) -> nn.Sequential:
     norm = {"frequency": lambda: FrequencyNorm(spectral_of(config).bins),
             "clip": ClipNorm, "none": lambda: None}[completed_config(config)["input_norm"]]
     return build_cnn(config["blocks"], config["fcblocks"], config["channels"], config["droprate"],
-                     method.out_channels, method.out_kernel, config["regulariser"], norm())
+                     method.out_channels, method.out_kernel, config["regulariser"], norm(),
+                     in_channels=1 + spectral_of(config).reference)
 
 
 def mask_weights(teacher: dict, student: nn.Sequential) -> dict[str, torch.Tensor]:
@@ -330,11 +349,17 @@ def model_from_state(state: dict, device: torch.device) -> tuple[nn.Module, Meth
 
 
 @torch.no_grad()
-def enhance(model: nn.Module, method: Method, spectral: Spectral,
-            noisy: torch.Tensor) -> torch.Tensor:
-    """(B, T) noisy waveforms -> (B, T) enhanced waveforms (model in eval mode)."""
+def enhance(model: nn.Module, method: Method, spectral: Spectral, noisy: torch.Tensor,
+            reference: torch.Tensor | None = None, profile: torch.Tensor | None = None
+            ) -> torch.Tensor:
+    """(B, T) noisy waveforms -> (B, T) enhanced waveforms (model in eval mode), heard
+    against their (B, T') ``reference`` waveforms or an already measured (B, 2, F)
+    ``profile`` (neither: their quietest frames)."""
     spec = spectral.stft(noisy)
-    logits = model(spectral.feature_of(spec.abs())).float()
+    magnitude = spec.abs()
+    if profile is None:
+        profile = spectral.profile_of(magnitude, reference)
+    logits = model(spectral.feature_of(magnitude, profile)).float()
     return spectral.istft(method.mask(logits) * spec, noisy.shape[-1])
 
 
@@ -345,22 +370,29 @@ def receptive_frames(model: nn.Module) -> int:
 
 @torch.no_grad()
 def enhance_long(model: nn.Module, method: Method, spectral: Spectral, wave: torch.Tensor,
-                 chunk_frames: int = 2000) -> torch.Tensor:
+                 chunk_frames: int = 2000, reference: torch.Tensor | None = None
+                 ) -> torch.Tensor:
     """Enhance a (T,) waveform chunk by chunk; equal to enhancing it whole.
 
     Each chunk of ``chunk_frames`` hops is processed with a margin of the receptive field
     plus one frame on both sides, aligned to the hop grid, and only its middle is kept.
+    A network with the reference channel hears every chunk against one profile: of the
+    (T',) ``reference`` waveform, or of the whole wave's quietest frames.
     """
     hop, total = spectral.hop, wave.shape[-1]
     margin = (receptive_frames(model) + 2) * hop + spectral.frame_len
     margin = math.ceil(margin / hop) * hop
     step = chunk_frames * hop
+    profile = None
+    if spectral.reference:
+        profile = spectral.profile_of(spectral.stft(wave[None]).abs(),
+                                      None if reference is None else reference[None])
     if total <= step + 2 * margin:
-        return enhance(model, method, spectral, wave[None])[0]
+        return enhance(model, method, spectral, wave[None], profile=profile)[0]
     out = torch.empty_like(wave)
     for start in range(0, total, step):
         stop = min(start + step, total)
         lo, hi = max(0, start - margin), min(total, stop + margin)
-        piece = enhance(model, method, spectral, wave[None, lo:hi])[0]
+        piece = enhance(model, method, spectral, wave[None, lo:hi], profile=profile)[0]
         out[start:stop] = piece[start - lo:stop - lo]
     return out

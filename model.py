@@ -12,32 +12,38 @@ def _conv(in_ch: int, out_ch: int, kernel: int) -> nn.Conv2d:
 
 
 class FrequencyNorm(nn.Module):
-    """Batch normalisation of each frequency bin of a one-channel input, over the batch and
-    the frames (running statistics in eval mode, so each frame is mapped on its own)."""
+    """Batch normalisation of each frequency bin of the input's first channel (the feature),
+    over the batch and the frames (running statistics in eval mode, so each frame is mapped
+    on its own); further channels pass as they are."""
 
     def __init__(self, bins: int):
         super().__init__()
         self.norm = nn.BatchNorm1d(bins)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, F, N) -> (B, 1, F, N)."""
-        return self.norm(x[:, 0]).unsqueeze(1)
+        """(B, C, F, N) -> (B, C, F, N)."""
+        normed = self.norm(x[:, 0]).unsqueeze(1)
+        return normed if x.shape[1] == 1 else torch.cat([normed, x[:, 1:]], 1)
 
 
 class ClipNorm(nn.Module):
-    """Each frequency bin of each clip standardised over the clip's own frames, in training
-    and inference alike: no statistics of the training noise are kept."""
+    """Each frequency bin of each clip's first channel (the feature) standardised over the
+    clip's own frames, in training and inference alike: no statistics of the training noise
+    are kept; further channels pass as they are."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, F, N) -> (B, 1, F, N)."""
-        var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
-        return (x - mean) * torch.rsqrt(var + 1e-5)
+        """(B, C, F, N) -> (B, C, F, N)."""
+        feature = x[:, :1]
+        var, mean = torch.var_mean(feature, dim=-1, keepdim=True, correction=0)
+        normed = (feature - mean) * torch.rsqrt(var + 1e-5)
+        return normed if x.shape[1] == 1 else torch.cat([normed, x[:, 1:]], 1)
 
 
 def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_channels: int,
               out_kernel: int, regulariser: str, input_norm: nn.Module | None = None,
-              ) -> nn.Sequential:
-    """CNN of 3 + 2 * blocks convolutions mapping (B, 1, F, N) to (B, out_channels, F, N).
+              in_channels: int = 1) -> nn.Sequential:
+    """CNN of 3 + 2 * blocks convolutions mapping (B, in_channels, F, N) to
+    (B, out_channels, F, N).
 
     The input first goes through ``input_norm`` when given. Every
     convolution but the last is followed by ReLU and a regulariser: ``batchnorm``
@@ -55,7 +61,7 @@ def build_cnn(blocks: int, fcblocks: int, channels: int, droprate: float, out_ch
     def add(in_ch: int, out_ch: int, kernel: int) -> None:
         layers.extend([_conv(in_ch, out_ch, kernel), nn.ReLU(), regularise(out_ch)])
 
-    add(1, channels, 3)
+    add(in_channels, channels, 3)
     add(channels, channels, 3)
     for i in range(blocks):
         kernel = 3 if i < blocks - fcblocks else 1

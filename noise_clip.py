@@ -7,7 +7,9 @@ SI-SNR to give the estimate back, so it learns this recording's noise from the c
 a spectral gate is told it. The clip lends its sound, not its level: a take recorded a
 moment apart can be much louder or quieter than the noise under the signal. Any trained
 model starts (``methods.remix_network``); batch normalisation keeps its training
-statistics, since one recording is too little to re-estimate them.
+statistics, since one recording is too little to re-estimate them. A model with the
+noise reference channel hears the clip as its reference too: the teacher's estimate, each
+step (other excerpts of the clip, at the noise's level) and the adapted model's output.
 """
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
     method."""
     device = noisy.device
     teacher, method, _ = model_from_state(state, device)
-    estimate = enhance_long(teacher, method, spectral, noisy)
+    estimate = enhance_long(teacher, method, spectral, noisy, reference=clip)
     removed_rms = (noisy - estimate).pow(2).mean().sqrt()
     network = remix_network(state).to(device).eval()  # batch statistics stay the training set's
     objective = RemixObjective("si_snr")
@@ -102,9 +104,14 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
     for _ in range(settings.steps):
         noise = _crops(clip, length, settings.crops, generator)
-        noise = noise * removed_rms / noise.std(dim=-1, keepdim=True).clamp_min(1e-8)
-        value, _ = objective(network, spectral, _crops(estimate, length, settings.crops,
-                                                       generator), noise)
+        std = noise.std(dim=-1, keepdim=True).clamp_min(1e-8)
+        noise = noise * removed_rms / std
+        target = _crops(estimate, length, settings.crops, generator)
+        references = None
+        if spectral.reference:  # other excerpts of the clip, at the same gain
+            heard = _crops(clip, length, settings.crops, generator) * removed_rms / std
+            references = torch.stack([torch.zeros_like(heard), heard], 1)
+        value, _ = objective(network, spectral, target, noise, references)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
@@ -125,19 +132,19 @@ def clips_for(clips: list[Path] | None, sources: list[Path]) -> list[Path] | Non
 
 def adapt_to_recording(state: dict, spectral: Spectral, noisy: np.ndarray, clip: np.ndarray,
                        device: torch.device, settings: Adaptation = Adaptation()
-                       ) -> tuple[nn.Sequential, Method]:
+                       ) -> tuple[nn.Sequential, Method, torch.Tensor]:
     """``adapt`` on a (T,) recording and a (T',) clip of its noise, both mono at the model's
     rate (the recording's first ``MAX_HEARD_S`` are heard), scaled alike to the recording's
-    unit std."""
+    unit std; also returns the clip so scaled, the reference the adapted model hears."""
     noisy = noisy[:round(MAX_HEARD_S * spectral.sample_rate)]
     scale = float(noisy.std()) or 1.0  # a mono mix can cancel out
     noisy_t, clip_t = (torch.from_numpy(x / scale).float().to(device) for x in (noisy, clip))
-    return adapt(state, spectral, noisy_t, clip_t, settings)
+    return (*adapt(state, spectral, noisy_t, clip_t, settings), clip_t)
 
 
 def adapt_to_file(state: dict, spectral: Spectral, source: Path, clip_path: Path,
                   clip: np.ndarray, device: torch.device, settings: Adaptation = Adaptation()
-                  ) -> tuple[nn.Sequential, Method]:
+                  ) -> tuple[nn.Sequential, Method, torch.Tensor]:
     """``adapt_to_recording`` on a file, mixed to mono at the model's rate, and its (T,) clip
     from ``clip_path`` (as ``read_heard`` gives it)."""
     log.info("adapting to %s from the noise clip %s (%.1f s; %d steps)", source, clip_path,

@@ -187,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
                   "normalisation over clips and frames, before the first convolution); "
                   "'clip' standardises each bin over the clip's own frames (no training "
                   "statistics kept); 'none' feeds the feature as it is (the paper)")
+    recipe_option(g, "noise_reference", ("on", "off"),
+                  "'on': the network also hears each bin against a noise-only reference of "
+                  "the clip's place (per-frequency mean and spread of its log-magnitude): "
+                  "training clips another excerpt of their noise file, validation and test "
+                  "lines their fields 5-6, --enhance its --noise_clip; without one, the clip's "
+                  "quietest frames (SPEC section 11)")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=positive_int, default=100, help="training epochs")
     g.add_argument("--batch_size", type=positive_int, default=16,

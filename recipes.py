@@ -23,12 +23,14 @@ RECIPES: dict[str, dict[str, str]] = {
               "regulariser": "auto", "precision": "auto", "noisy_fields": "2-3",
               "pu_batches": "paired", "nn_rule": "kiryo", "mixit_loss": "clip",
               "mixit_scale": "shared", "input_norm": "frequency", "batch_order": "epoch",
-              "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "auto"},
+              "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "auto",
+              "noise_reference": "off"},
     "reference": {"mask": "binary", "risk_norm": "count", "noise_level": "unit",
                   "regulariser": "auto", "precision": "fp32", "noisy_fields": "5-6",
                   "pu_batches": "shuffled", "nn_rule": "reference", "mixit_loss": "reference",
                   "mixit_scale": "unit", "input_norm": "none", "batch_order": "fixed",
-                  "si_snr": "reference", "resampler": "sinc", "noise_excerpts": "fixed"},
+                  "si_snr": "reference", "resampler": "sinc", "noise_excerpts": "fixed",
+                  "noise_reference": "off"},
 }
 """Each recipe's value of every option it sets; ``regulariser auto`` is the method's own
 under the recipe (``methods.Method.regulariser``), ``noise_excerpts auto`` the method's

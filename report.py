@@ -117,10 +117,11 @@ def draw_figures(out_dir: Path, model: nn.Module, method: Method, spectral: Spec
     plots.plot_curves(out_dir / "metrics.csv", out_dir / "training_curves.png")
     device = next(model.parameters()).device
     for k in range(min(count, len(examples))):
-        noisy, second = (x[None].to(device) for x in examples[k])
+        noisy, second, *references = (x[None].to(device) for x in examples[k])
         with torch.no_grad():
             spec = spectral.stft(noisy)
-            mask = method.mask(model(spectral.feature_of(spec.abs())).float())
+            heard = references[0][:, 0] if references else None
+            mask = method.mask(model(spectral.input_of(spec.abs(), heard)).float())
         second_name = ("noise recording" if isinstance(examples.lines[k], dataset.RecordingLine)
                        else "clean")
         panels = {"noisy": spec.abs(), second_name: spectral.stft(second).abs(),

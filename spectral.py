@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+import noise_reference
+
 FRAME_S = 0.064
 """Seconds of an STFT frame unless ``--frame_len`` says otherwise: the published 1024
 samples at 16 kHz."""
@@ -33,6 +35,9 @@ class Spectral:
     frame_len: int
     feature: str = "linear"
     sample_rate: int = field(kw_only=True)
+    reference: bool = field(default=False, kw_only=True)
+    """Whether the network also hears each bin against a noise reference
+    (``noise_reference``)."""
 
     @property
     def hop(self) -> int:
@@ -63,10 +68,34 @@ class Spectral:
         return torch.istft(spec, self.frame_len, self.hop, window=self._window(spec),
                            center=True, length=length)
 
-    def feature_of(self, magnitude: torch.Tensor) -> torch.Tensor:
-        """(B, F, N) magnitude -> (B, 1, F, N) network input."""
+    def profile_of(self, magnitude: torch.Tensor, reference: torch.Tensor | None
+                   ) -> torch.Tensor | None:
+        """The (B, 2, F) noise profile of (B, F, N) ``magnitude``'s clips from their (B, T)
+        ``reference`` waveforms (``noise_reference.profile``; a silent one, or None: the
+        clip's quietest frames); None for a network without the reference channel."""
+        if not self.reference:
+            return None
+        ref_magnitude = None if reference is None else self.stft(reference).abs()
+        return noise_reference.profile(magnitude, ref_magnitude)
+
+    def feature_of(self, magnitude: torch.Tensor,
+                   profile: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, F, N) magnitude -> (B, C, F, N) network input: the compressed magnitude and,
+        for a network with the reference channel, each bin measured against the (B, 2, F)
+        ``profile`` (None: the clip's quietest frames)."""
         if self.feature == "linear":
             compressed = magnitude / 15
         else:
             compressed = magnitude ** (1 / 15)
-        return compressed.unsqueeze(1)
+        if not self.reference:
+            return compressed.unsqueeze(1)
+        if profile is None:
+            profile = noise_reference.quiet_profile(magnitude)
+        return torch.cat([compressed.unsqueeze(1), noise_reference.measured(magnitude, profile)],
+                         1)
+
+    def input_of(self, magnitude: torch.Tensor, reference: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """``feature_of`` (B, F, N) ``magnitude`` with the profile of its clips' (B, T)
+        ``reference`` waveforms."""
+        return self.feature_of(magnitude, self.profile_of(magnitude, reference))

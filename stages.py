@@ -30,8 +30,8 @@ from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores, draw_figures, write_reports
 from runtime import UsageError, keep_freed_memory, local_processes, pick_device, setup_logging
-from train import (Stage, Trainer, build_trainer, loader_workers, seed_everything, seed_worker,
-                   train_stage, training_set)
+from train import (Stage, Trainer, build_trainer, evaluation_set, loader_workers,
+                   seed_everything, seed_worker, train_stage, training_set)
 from warm_start import starting_point
 
 log = logging.getLogger("pulse")
@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     # the noise level of a recordings line's noise example is matched against every noise
     # recording of the run, the validation files' too (none for published-format lines)
     corpus = corpus.with_noise_profiles(lines["train"] + lines["val"])
-    test_set = dataset.ExampleSet(lines["test"], corpus) if lines["test"] else None
+    test_set = evaluation_set(opts, lines["test"], corpus) if lines["test"] else None
     resumed = saved_stage(out_dir)
     if resumed > opts.student:
         raise UsageError(f"{out_dir / 'last.pt'} was saved in student round {resumed}; "
@@ -245,8 +245,8 @@ def run(args: argparse.Namespace) -> int:
     if launch.is_main:
         write_reports(opts, scores, lines, out_dir, trainer.method.loss_name)
         draw_figures(out_dir, trainer.inference_model(), trainer.method, trainer.spectral,
-                     test_set or dataset.ExampleSet(lines["val"], corpus,
-                                                    trainer.method.second(opts)), opts.method)
+                     test_set or evaluation_set(opts, lines["val"], corpus,
+                                                trainer.method.second(opts)), opts.method)
         for kept in out_dir.glob(student.TARGETS_GLOB):
             kept.unlink()
     del trainer

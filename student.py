@@ -27,11 +27,13 @@ import checkpoint
 import dataset
 import distributed
 from methods import REMIX_METHOD, Method, enhance, model_from_state, remix_network
+from noise_reference import reference_start
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores
 from spectral import Spectral
-from train import Stage, Trainer, build_trainer, loader_workers, train_stage, training_lines
+from train import (Stage, Trainer, build_trainer, loader_workers, on_device, train_stage,
+                   training_lines)
 from warm_start import StartingPoint
 
 log = logging.getLogger("pulse")
@@ -63,7 +65,8 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
                     device: torch.device, batch_size: int,
                     autocast: Callable[[], AbstractContextManager], loader_options: dict
                     ) -> None:
-    """The teacher's estimates of ``clips``' noisy clips (first items) as a (N, T) float32
+    """The teacher's estimates of ``clips``' noisy clips (first items, heard against their
+    references where the items have them) as a (N, T) float32
     .npy at ``path``, and beside it (``levels_path``) a (N, 2) array of noise levels for
     each: the rms of what the teacher removed (noisy minus estimate) and of the noise inside
     the clip (the rms of ``clips``' second items, noise examples at the paired level). Each
@@ -82,14 +85,16 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
     mine = distributed.shard(count, launch)
     loader = DataLoader(Subset(clips, mine), batch_size=batch_size, **loader_options)
     done = 0
-    for noisy, paired in loader:
-        noisy = noisy.to(device)
+    for batch in loader:
+        noisy, paired, references = on_device(batch, device)
         with autocast():
-            estimate = enhance(model, method, spectral, noisy).float()
+            estimate = enhance(model, method, spectral, noisy,
+                               None if references is None else references[:, 0]).float()
         rows = mine[done:done + len(noisy)]
         estimates[rows] = estimate.cpu().numpy()
         removed = (noisy - estimate).pow(2).mean(dim=-1).sqrt().cpu()
-        levels[rows] = torch.stack([removed, paired.pow(2).mean(dim=-1).sqrt()], 1).numpy()
+        levels[rows] = torch.stack([removed, paired.pow(2).mean(dim=-1).sqrt().cpu()],
+                                   1).numpy()
         done += len(noisy)
     estimates.flush()
     levels.flush()
@@ -109,16 +114,21 @@ class RemixSet(Dataset):
     (``REMIX_LEVELS``). With ``spans`` (the span of each noise file the training lines
     read) the excerpt starts anew at random inside it every time, drawn from NumPy's global
     generator; without, it is read where the line says. ``methods.RemixObjective`` adds
-    the two."""
+    the two. With ``references``, items also hold (2, T) references: zeros for the target,
+    and for the noise another excerpt of its file at its level, inside the spans (the
+    lines' own without ``spans``), never overlapping it."""
 
     def __init__(self, lines: list[dataset.Line], corpus: dataset.Corpus, targets: Path,
-                 level: str, spans: NoiseSpans | None = None):
+                 level: str, spans: NoiseSpans | None = None, references: bool = False):
         unpaired = [line.origin for line in lines
                     if isinstance(line, dataset.ConfigLine) and line.extra_noise is None]
         if unpaired:
             raise dataset.DataError(f"{unpaired[0]}: a student needs a noise example on every "
                                     "line (6-field lines or recordings lines)")
         self.lines, self.corpus, self.level, self.spans = lines, corpus, level, spans
+        self.references = references
+        self.reference_spans = (spans if spans is not None
+                                else dataset.training_spans(lines, corpus.clip_s))
         self.targets_file = targets
         self.targets: np.ndarray | None = None  # memory-mapped in each loader worker
         self.levels: np.ndarray | None = None
@@ -126,18 +136,28 @@ class RemixSet(Dataset):
     def __len__(self) -> int:
         return len(self.lines)
 
-    def noise_example(self, line: dataset.Line) -> np.ndarray:
-        """A unit-std excerpt of ``line``'s noise example file."""
+    def noise_example(self, line: dataset.Line, rng: np.random.Generator) -> list[np.ndarray]:
+        """A unit-std excerpt of ``line``'s noise example file and, with ``references``, its
+        reference (zeros where the spans hold none)."""
         if self.spans is not None:
-            line = dataset.fresh_noise_line(line, self.spans, np.random.default_rng(
-                np.random.randint(2 ** 32)), self.corpus.clip_s)
+            line = dataset.fresh_noise_line(line, self.spans, rng, self.corpus.clip_s)
         name, start_s = ((line.noise, line.noise_start_s)
                          if isinstance(line, dataset.RecordingLine)
                          else (line.extra_noise, line.extra_noise_start_s))
-        wave, path = self.corpus.excerpt(name, self.corpus.noise_root, start_s, "loop")
-        return dataset.standardise(wave, path)
+        starts = [start_s]
+        if self.references:
+            starts.append(reference_start(self.reference_spans.get(name, ()), start_s,
+                                          self.corpus.clip_s, rng))
+        waves = []
+        for start in starts:
+            if start is None:
+                waves.append(np.zeros(self.corpus.wav_len))
+                continue
+            wave, path = self.corpus.excerpt(name, self.corpus.noise_root, start, "loop")
+            waves.append(dataset.standardise(wave, path))
+        return waves
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         if self.targets is None:
             self.targets = np.load(self.targets_file, mmap_mode="r")
             self.levels = np.load(levels_path(self.targets_file), mmap_mode="r")
@@ -145,12 +165,16 @@ class RemixSet(Dataset):
         removed, paired = (float(level) for level in self.levels[index])
         level = {"removed": removed, "paired": paired,
                  "between": (removed * paired) ** 0.5}[self.level]
+        rng = np.random.default_rng(np.random.randint(2 ** 32) if self.spans is not None else index)
         try:
-            noise = self.noise_example(line) * level
+            noise, *reference = (wave * level for wave in self.noise_example(line, rng))
         except dataset.DataError as err:
             raise dataset.DataError(f"{line.origin}: {err}") from None
         target = np.array(self.targets[index], dtype=np.float32)
-        return torch.from_numpy(target), torch.from_numpy(noise).float()
+        item = torch.from_numpy(target), torch.from_numpy(noise).float()
+        if not reference:
+            return item
+        return (*item, torch.from_numpy(np.stack([np.zeros_like(noise), reference[0]])).float())
 
 
 def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.device,
@@ -162,7 +186,9 @@ def teacher_estimates(opts: Options, launch: distributed.Launch, device: torch.d
         model, method, spectral = model_from_state(teacher, device)
         started = time.time()
         write_estimates(
-            model, method, spectral, dataset.ExampleSet(lines, corpus, "noise_paired"), path,
+            model, method, spectral, dataset.ExampleSet(
+                lines, corpus, "noise_paired",
+                references="drawn" if opts.noise_reference == "on" else "none"), path,
             launch, device, opts.eval_batch_size or opts.batch_size,
             lambda: torch.autocast(device.type, torch.bfloat16, opts.precision == "bf16"),
             dict(num_workers=loader_workers(opts)))
@@ -190,13 +216,15 @@ def student_round(opts: Options, stage: Stage, teacher_stage: Stage,
     def remixed_validation() -> Dataset:
         return RemixSet(lines["val"], corpus, teacher_estimates(
             opts, launch, device, teacher, lines["val"], corpus,
-            targets_path(out_dir, stage.index, "val")), opts.remix_level)
+            targets_path(out_dir, stage.index, "val")), opts.remix_level,
+            references=opts.noise_reference == "on")
 
     history = [row if row.get("stage") else {"stage": teacher_stage.name, **row}
                for row in teacher["history"]]  # a teacher trained without --student
     log.info("student round %d: %d %s epochs from %s's estimates, starting as it", stage.index,
              stage.epochs, stage.method, teacher_file.name)
-    training = RemixSet(train_lines, corpus, targets, opts.remix_level, spans)
+    training = RemixSet(train_lines, corpus, targets, opts.remix_level, spans,
+                        references=opts.noise_reference == "on")
     scores = train_stage(trainer, training, lines["val"], corpus, out_dir, test_set, start,
                          history, remixed_validation)
     return trainer, scores

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 import checkpoint
 import dataset
 import distributed
+import noise_reference
 import quality
 from checkpoint import jsonable
 from methods import (SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram, build_model,
@@ -58,6 +59,13 @@ class Stage:
         """Where the stage's selected model is kept for the next round (``teacher.pt``,
         ``student1.pt``, ...)."""
         return out_dir / f"{self.name}.pt"
+
+
+def on_device(batch: list[torch.Tensor], device: torch.device
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(first, second, references or None) of a batch of ``dataset.ExampleSet`` items."""
+    first, second, *references = (x.to(device, non_blocking=True) for x in batch)
+    return first, second, references[0] if references else None
 
 
 def seed_everything(seed: int) -> None:
@@ -132,16 +140,15 @@ class Trainer:
         first_bad = torch.tensor(-1, device=self.device)
         batches = progress(loader, "training", self.args.quiet or not self.launch.is_main)
         steps = len(loader)
-        for step, (noisy, second) in enumerate(batches):
+        for step, batch in enumerate(batches):
             lr = learning_rate(self.base_lr, self.lr_schedule,
                                ((epoch - 1) * steps + step) / (self.epochs * steps))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            noisy = noisy.to(self.device, non_blocking=True)
-            second = second.to(self.device, non_blocking=True)
+            noisy, second, references = on_device(batch, self.device)
             with self.autocast():
                 objective, reported = self.objective(self.train_model, self.spectral, noisy,
-                                                     second)
+                                                     second, references)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
@@ -171,11 +178,11 @@ class Trainer:
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
         examples = []
         indices = iter(loader.dataset.indices)
-        for noisy, clean in progress(loader, desc, self.args.quiet or not self.launch.is_main):
-            noisy = noisy.to(self.device, non_blocking=True)
-            clean = clean.to(self.device, non_blocking=True)
+        for batch in progress(loader, desc, self.args.quiet or not self.launch.is_main):
+            noisy, clean, references = on_device(batch, self.device)
             with self.autocast():
-                estimate = enhance(model, self.method, self.spectral, noisy)
+                estimate = enhance(model, self.method, self.spectral, noisy,
+                                   None if references is None else references[:, 0])
             before, after = self.si_snr(noisy, clean), self.si_snr(estimate, clean)
             total[0] += (after - before).sum()
             total[1] += len(noisy)
@@ -201,10 +208,12 @@ class Trainer:
         model = self.inference_model()
         histogram = torch.zeros(SCALE_HISTOGRAM[2], dtype=torch.float64, device=self.device)
         quiet = self.args.quiet or not self.launch.is_main
-        for noisy, _ in progress(loader, "mask scale", quiet):
-            noisy = noisy.to(self.device, non_blocking=True)
+        for batch in progress(loader, "mask scale", quiet):
+            noisy, _, references = on_device(batch, self.device)
             with self.autocast():
-                logits = model(self.spectral.feature_of(self.spectral.stft(noisy).abs()))
+                magnitude = self.spectral.stft(noisy).abs()
+                logits = model(self.spectral.input_of(
+                    magnitude, None if references is None else references[:, 0]))
             histogram += abs_logit_histogram(logits[:, :1])
         distributed.all_sum(histogram)
         self.use_mask_scale(logit_scale(histogram))
@@ -224,12 +233,12 @@ class Trainer:
         validation pairs of noisy and noise clips: a criterion that needs no clean speech."""
         self.model.eval()
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for noisy, noise in progress(loader, "validation loss",
-                                     self.args.quiet or not self.launch.is_main):
-            noisy = noisy.to(self.device, non_blocking=True)
-            noise = noise.to(self.device, non_blocking=True)
+        for batch in progress(loader, "validation loss",
+                              self.args.quiet or not self.launch.is_main):
+            noisy, noise, references = on_device(batch, self.device)
             with self.autocast():
-                _, reported = self.objective(self.model, self.spectral, noisy, noise)
+                _, reported = self.objective(self.model, self.spectral, noisy, noise,
+                                             references)
             total[0] += reported.double() * len(noisy)
             total[1] += len(noisy)
         distributed.all_sum(total)
@@ -339,7 +348,20 @@ def training_set(args: Options, lines: list[dataset.Line], corpus: dataset.Corpu
     ``spans`` under ``--noise_excerpts random``, random tilts of up to ``--tilt_db``."""
     return dataset.ExampleSet(training_lines(args, lines), corpus, method.second(args),
                               fresh_noise=args.noise_excerpts == "random",
-                              tilt_db=args.tilt_db, spans=spans)
+                              tilt_db=args.tilt_db, spans=spans,
+                              references="drawn" if args.noise_reference == "on" else "none",
+                              reference_drop=noise_reference.DROP_SHARE)
+
+
+def evaluation_set(args: Options, lines: list[dataset.Line], corpus: dataset.Corpus,
+                   second: str = "clean") -> dataset.ExampleSet:
+    """Validation or test examples of ``lines``: with the references the lines give (fields
+    5-6) under ``--noise_reference on``, or for noise pairs (``second``) references drawn
+    beside them, the same every time."""
+    references = "none"
+    if args.noise_reference == "on":
+        references = "given" if second == "clean" else "drawn"
+    return dataset.ExampleSet(lines, corpus, second, references=references)
 
 
 def validation_loaders(args: Options, trainer: Trainer, lines: list[dataset.Line],
@@ -348,9 +370,9 @@ def validation_loaders(args: Options, trainer: Trainer, lines: list[dataset.Line
     """The selection criteria (the deciding one first) and a loader for each; the loss is
     taken over ``loss_set()`` where given (a student's), else over the method's pairs."""
     criteria = selection_criteria(args, trainer.stage.method, lines)
-    sets = {"val_si_snri_db": lambda: dataset.ExampleSet(lines, corpus),
-            "val_loss": loss_set or (lambda: dataset.ExampleSet(lines, corpus,
-                                                                trainer.method.second(args)))}
+    sets = {"val_si_snri_db": lambda: evaluation_set(args, lines, corpus),
+            "val_loss": loss_set or (lambda: evaluation_set(args, lines, corpus,
+                                                            trainer.method.second(args)))}
     return criteria, {name: trainer.eval_loader(sets[name]()) for name in criteria}
 
 

@@ -87,7 +87,7 @@ def _adapted_output(state, source: Path, clip_path: Path) -> np.ndarray:
     """``source`` enhanced after adapting to ``clip_path``, as --enhance --noise_clip does."""
     model, method, spectral = model_from_state(state, CPU)
     clip = noise_clip.read_heard(clip_path, spectral)
-    adapted, adapted_method = noise_clip.adapt_to_file(state, spectral, source, clip_path, clip,
+    adapted, adapted_method, _ = noise_clip.adapt_to_file(state, spectral, source, clip_path, clip,
                                                        CPU)
     wave, rate = sf.read(source, dtype="float64")
     enhancer = enhance_files.model_enhancer(for_inference(adapted, CPU), adapted_method, spectral)

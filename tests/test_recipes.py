@@ -22,16 +22,18 @@ REFERENCE = {"mask": "binary", "risk_norm": "count", "noise_level": "unit",
              "precision": "fp32", "noisy_fields": "5-6", "pu_batches": "shuffled",
              "nn_rule": "reference", "mixit_loss": "reference", "mixit_scale": "unit",
              "input_norm": "none", "batch_order": "fixed", "si_snr": "reference",
-             "resampler": "sinc", "noise_excerpts": "fixed"}
+             "resampler": "sinc", "noise_excerpts": "fixed", "noise_reference": "off"}
 PULSE = {"mask": "soft", "risk_norm": "weight", "noise_level": "paired", "noisy_fields": "2-3",
          "pu_batches": "paired", "nn_rule": "kiryo", "mixit_loss": "clip",
          "mixit_scale": "shared", "input_norm": "frequency", "batch_order": "epoch",
-         "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "random"}
+         "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "random",
+         "noise_reference": "off"}
 OTHER_VALUE = {"mask": "soft", "risk_norm": "weight", "noise_level": "paired",
                "precision": "bf16", "noisy_fields": "2-3", "pu_batches": "paired",
                "nn_rule": "kiryo", "mixit_loss": "batch", "mixit_scale": "shared",
                "regulariser": "batchnorm", "input_norm": "frequency", "batch_order": "epoch",
-               "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "random"}
+               "si_snr": "bounded", "resampler": "soxr", "noise_excerpts": "random",
+         "noise_reference": "off"}
 
 
 def resolved(*argv: str, device: torch.device = CPU, recordings: bool = False):

@@ -140,9 +140,10 @@ def test_a_checkpoints_rate_reaches_enhance_and_the_noise_clip(tmp_path, monkeyp
     sf.write(tmp_path / "clip.wav", 0.1 * rng.standard_normal(24000), 48000)
     heard, adapted = [], []
     real_enhance_long, real_adapt = enhance_files.enhance_long, noise_clip.adapt
-    monkeypatch.setattr(enhance_files, "enhance_long", lambda model, method, spectral, wave: (
-        heard.append((spectral.sample_rate, len(wave)))
-        or real_enhance_long(model, method, spectral, wave)))
+    monkeypatch.setattr(enhance_files, "enhance_long", lambda model, method, spectral, wave,
+                        **options: (heard.append((spectral.sample_rate, len(wave)))
+                                    or real_enhance_long(model, method, spectral, wave,
+                                                         **options)))
     monkeypatch.setattr(noise_clip, "adapt", lambda state, spectral, noisy, clip, *rest: (
         adapted.append((spectral.sample_rate, len(noisy), len(clip)))
         or real_adapt(state, spectral, noisy, clip, *rest)))

@@ -60,8 +60,8 @@ def _silence_validation(monkeypatch, silent_epochs: set[int]) -> None:
         state["epoch"] = epoch
         return train_epoch(self, loader, epoch)
 
-    def maybe_silent(model, method, spectral, noisy):
-        estimate = enhance(model, method, spectral, noisy)
+    def maybe_silent(model, method, spectral, noisy, *reference):
+        estimate = enhance(model, method, spectral, noisy, *reference)
         return torch.zeros_like(estimate) if state["epoch"] in silent_epochs else estimate
 
     monkeypatch.setattr(train.Trainer, "train_epoch", tracking)
