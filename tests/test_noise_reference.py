@@ -13,8 +13,9 @@ from hypothesis import given, strategies as st
 import dataset
 import noise_reference
 import pulse
-from conftest import TINY_RUN, TINY_SETTINGS, make_tiny_corpus, pink_noise
+from conftest import TINY_SETTINGS, make_tiny_corpus, pink_noise
 from create_config_files import AudioFile, make_config_lines
+from methods import build_model, spectral_of
 from noise_spans import Excerpt, without
 from spectral import Spectral
 
@@ -141,7 +142,7 @@ def test_a_run_with_the_reference_trains_tests_and_enhances_with_a_clip(tmp_path
         path.write_text("".join(f"{line} {line.split()[1]} {float(line.split()[2]) + shift_s:.3f}\n"
                                 for line in path.read_text().splitlines()))
     out = tmp_path / "run"
-    assert pulse.main([*TINY_SETTINGS, "--student", "1", "--student_epochs", "1",
+    assert pulse.main([*TINY_SETTINGS, "--epochs", "1", "--student", "1", "--student_epochs", "1",
                        *corpus.options(), "--out_dir", str(out), "--quiet",
                        "--noise_reference", "on"]) == 0
     state = torch.load(out / "best.pt", weights_only=False)
@@ -161,16 +162,12 @@ def test_a_run_with_the_reference_trains_tests_and_enhances_with_a_clip(tmp_path
     assert plain.shape == adapted.shape and not np.allclose(plain, adapted)
 
 
-def test_the_reference_recipe_and_old_checkpoints_keep_the_papers_input(tiny_corpus, tmp_path):
-    assert pulse.main([*TINY_RUN, *tiny_corpus.options(), "--recipe", "reference", "--mask",
-                       "soft", "--out_dir", str(tmp_path / "r"), "--quiet"]) == 0
-    state = torch.load(tmp_path / "r" / "best.pt", weights_only=False)
-    assert state["model_config"]["noise_reference"] == "off"
-    assert state["model"]["0.weight"].shape[1] == 1
-    from methods import spectral_of
-
-    config = {k: v for k, v in state["model_config"].items() if k != "noise_reference"}
+def test_checkpoints_written_before_the_reference_keep_the_papers_input():
+    config = {"method": "PU", "blocks": 1, "fcblocks": 0, "channels": 4, "droprate": 0.2,
+              "regulariser": "batchnorm", "frame_len": 64, "feature": "linear"}
     assert not spectral_of(config).reference
+    assert build_model(config)[0].in_channels == 1
+    assert build_model({**config, "noise_reference": "on"})[0].in_channels == 2
 
 
 @pytest.mark.parametrize("drop", [0.0, 1.0])

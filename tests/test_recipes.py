@@ -276,6 +276,7 @@ def test_a_reference_run_records_its_recipe_everywhere(tmp_path):
     state = torch.load(tmp_path / "o" / "last.pt", weights_only=False)
     assert state["args"]["recipe"] == "reference" and state["args"]["pu_batches"] == "shuffled"
     assert build_model(state["model_config"])[2].__class__ is nn.Dropout2d
+    assert state["model"]["0.weight"].shape[1] == 1  # the paper's input: no reference channel
     log = (tmp_path / "o" / "train.log").read_text()
     assert "recipe reference: mask soft, risk_norm count" in log and "(given: mask)" in log
 
