@@ -341,6 +341,18 @@ def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
     return replace(line, extra_noise_start_s=random_start(spans[line.extra_noise], rng, clip_s))
 
 
+def drawn_reference(corpus: Corpus, spans: NoiseSpans, name: str, own_start_s: float,
+                    short: str, rng: np.random.Generator) -> np.ndarray:
+    """A noise reference for a clip whose noise is the excerpt of file ``name`` at
+    ``own_start_s``: another excerpt of the file inside its ``spans``, never overlapping that
+    one, at unit std; zeros (no reference) where the spans hold none."""
+    start = reference_start(spans.get(name, ()), own_start_s, corpus.clip_s, rng)
+    if start is None:
+        return np.zeros(corpus.wav_len)
+    wave, path = corpus.excerpt(name, corpus.noise_root, start, short)
+    return standardise(wave, path)
+
+
 def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
     """The ``noise_profile`` of every noise recording that the recordings lines among
     ``lines`` name, over up to ``CALIBRATION_S`` of the span of it that they read."""
@@ -404,16 +416,6 @@ class ExampleSet(Dataset):
     def __len__(self) -> int:
         return len(self.lines)
 
-    def reference(self, name: str, own_start_s: float, level: float, short: str,
-                  rng: np.random.Generator) -> np.ndarray:
-        """A ``drawn`` reference of file ``name`` beside its clip's excerpt at
-        ``own_start_s``, at rms ``level`` (zeros where the spans hold none)."""
-        start = reference_start(self.spans.get(name, ()), own_start_s, self.corpus.clip_s, rng)
-        if start is None:
-            return np.zeros(self.corpus.wav_len)
-        wave, path = self.corpus.excerpt(name, self.corpus.noise_root, start, short)
-        return standardise(wave, path) * level
-
     def references_of(self, line: Line, index: int, level: float, second_level: float
                       ) -> list[np.ndarray]:
         """The references of ``line``'s noisy clip and second item, at the rms of the noise
@@ -425,13 +427,14 @@ class ExampleSet(Dataset):
             return [load_extra_noise(line, self.corpus) * level, silent]
         rng = np.random.default_rng(np.random.randint(2 ** 32) if self.fresh_noise else index)
         if isinstance(line, RecordingLine):
-            return [self.reference(line.noise, line.noise_start_s, lvl, "loop", rng)
-                    for lvl in (level, second_level)]
-        found = [self.reference(line.noise, line.noise_start_s, level, "refuse", rng)]
+            return [drawn_reference(self.corpus, self.spans, line.noise, line.noise_start_s,
+                                    "loop", rng) * lvl for lvl in (level, second_level)]
+        found = [drawn_reference(self.corpus, self.spans, line.noise, line.noise_start_s,
+                                 "refuse", rng) * level]
         if self.second == "clean":
             return found + [silent]
-        return found + [self.reference(line.extra_noise, line.extra_noise_start_s,
-                                       second_level, "refuse", rng)]
+        return found + [drawn_reference(self.corpus, self.spans, line.extra_noise,
+                                        line.extra_noise_start_s, "refuse", rng) * second_level]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         line = self.lines[index]

@@ -27,7 +27,6 @@ import checkpoint
 import dataset
 import distributed
 from methods import REMIX_METHOD, Method, enhance, model_from_state, remix_network
-from noise_reference import reference_start
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores
@@ -144,17 +143,11 @@ class RemixSet(Dataset):
         name, start_s = ((line.noise, line.noise_start_s)
                          if isinstance(line, dataset.RecordingLine)
                          else (line.extra_noise, line.extra_noise_start_s))
-        starts = [start_s]
+        wave, path = self.corpus.excerpt(name, self.corpus.noise_root, start_s, "loop")
+        waves = [dataset.standardise(wave, path)]
         if self.references:
-            starts.append(reference_start(self.reference_spans.get(name, ()), start_s,
-                                          self.corpus.clip_s, rng))
-        waves = []
-        for start in starts:
-            if start is None:
-                waves.append(np.zeros(self.corpus.wav_len))
-                continue
-            wave, path = self.corpus.excerpt(name, self.corpus.noise_root, start, "loop")
-            waves.append(dataset.standardise(wave, path))
+            waves.append(dataset.drawn_reference(self.corpus, self.reference_spans, name,
+                                                 start_s, "loop", rng))
         return waves
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:

@@ -180,3 +180,30 @@ def test_a_dropped_reference_is_silent(tmp_path, drop):
                               reference_drop=drop)
     heard = [bool(torch.count_nonzero(data[k][2])) for k in range(len(data))]
     assert heard == [drop == 0.0] * len(data)
+
+
+def test_a_students_remix_noise_comes_with_another_excerpt_of_its_file(tmp_path, monkeypatch):
+    from test_student import tone_file, tone_share
+
+    import student
+
+    tone_file(tmp_path / "n.wav", 8.0, noise_until_s=4.0)  # the tone: outside the spans
+    lines = [dataset.ConfigLine(f"t:{k}", "s.wav", "n.wav", 0.5 * k, 0.0, "n.wav", 1.0 + k)
+             for k in range(3)]
+    targets = tmp_path / "student1_train_targets.npy"
+    np.save(targets, np.zeros((3, RATE), np.float32))
+    np.save(student.levels_path(targets), np.full((3, 2), 0.5, np.float32))
+    corpus = dataset.Corpus(None, str(tmp_path), RATE, sample_rate=RATE)
+    remix = student.RemixSet(lines, corpus, targets, "paired", dataset.training_spans(lines, 1.0),
+                             references=True)
+    read = _spied_excerpts(monkeypatch)
+    np.random.seed(0)
+    for _ in range(10):
+        for k in range(3):
+            read.clear()
+            _, noise, references = remix[k]
+            (_, noise_start), (name, reference_start) = read
+            assert name == "n.wav" and abs(reference_start - noise_start) >= 1.0
+            assert torch.count_nonzero(references[0]) == 0
+            assert references[1].std().item() == pytest.approx(noise.std().item(), rel=1e-3)
+            assert tone_share(references[1].numpy()) < 0.01
