@@ -290,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--noise_clip", nargs="+", type=Path, metavar="CLIP",
                    help="a few seconds of the recording's noise alone (same channels): the "
                         "model first adapts to each input from it (20 steps; a 60 s take "
-                        "adapted and enhanced in 7.5-8 s on 2 cores); one clip for all inputs, "
-                        "or one per input file in order")
+                        "adapted and enhanced in 7.5-8 s on 2 cores) and, trained with "
+                        "--noise_reference on, hears it as its reference; one clip for all "
+                        "inputs, or one per input file in order")
     g.add_argument("--checkpoint", type=Path,
                    help="a trained model, e.g. runs/PU-.../best.pt (default with --enhance: "
                         "the starter model in pretrained/, trained on real speech in real "
