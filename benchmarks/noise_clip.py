@@ -4,9 +4,10 @@ corpora's test lines.
 
 Each test line is a recording; its clip is a 3 s take of the line's noise file ending
 0.1 s before the clip, at the file's own level there (``spectral_gating.noise_take``).
-The model starts from the starter, from nothing, or from a run of the development
-benchmark on the same corpus and protocol (``--runs``: its ``PROTOCOL-PU-SEED`` folders;
-``teacher.pt`` or ``best.pt``). Scores (test SI-SNRi, dB) go to ``--out`` as JSON lines,
+A model trained with ``--noise_reference on`` also hears the take as its reference, with
+or without adaptation. The model starts from the starter, from nothing, or from a run of
+the development benchmark on the same corpus and protocol (``--runs``: its
+``PROTOCOL-PU-SEED`` folders; ``teacher.pt`` or ``best.pt``). Scores (test SI-SNRi, dB) go to ``--out`` as JSON lines,
 one per line and variant, and a table per corpus is printed.
 
     python benchmarks/noise_clip.py --lines 12 --start starter --steps 0 60
@@ -106,7 +107,8 @@ def run_corpus(name: str, protocol: str, args: argparse.Namespace, out) -> None:
                 else:
                     adapted, method = noise_clip.adapt(state, spectral, y, c, settings, seed)
                     net = for_inference(adapted, device)
-                values.append(score(enhance_long(net, method, spectral, y), noisy, clean))
+                values.append(score(enhance_long(net, method, spectral, y, reference=c), noisy,
+                                    clean))
                 out.write(json.dumps(dict(corpus=name, protocol=protocol, line=line.origin,
                                           variant=variant, seed=seed,
                                           si_snri=values[-1])) + "\n")
