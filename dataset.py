@@ -341,16 +341,26 @@ def fresh_noise_line(line: Line, spans: NoiseSpans, rng: np.random.Generator,
     return replace(line, extra_noise_start_s=random_start(spans[line.extra_noise], rng, clip_s))
 
 
+def reference_excerpt(corpus: Corpus, own: tuple[str, float], reference: tuple[str, float],
+                      short: str) -> np.ndarray:
+    """The excerpt (file, start s) ``reference``, centred and divided by the std of the
+    excerpt ``own`` (the noise in a clip, at unit std there): a reference at its own level,
+    as a take recorded beside the clip is, not brought to the clip's noise level."""
+    own_wave, _ = corpus.excerpt(own[0], corpus.noise_root, own[1], short)
+    wave, _ = corpus.excerpt(reference[0], corpus.noise_root, reference[1], short)
+    return (wave - wave.mean()) / max(float(own_wave.std()), 1e-8)
+
+
 def drawn_reference(corpus: Corpus, spans: NoiseSpans, name: str, own_start_s: float,
                     short: str, rng: np.random.Generator) -> np.ndarray:
     """A noise reference for a clip whose noise is the excerpt of file ``name`` at
-    ``own_start_s``: another excerpt of the file inside its ``spans``, never overlapping that
-    one, at unit std; zeros (no reference) where the spans hold none."""
+    ``own_start_s`` (at unit std there): another excerpt of the file inside its ``spans``,
+    never overlapping that one, at its own level (``reference_excerpt``); zeros (no
+    reference) where the spans hold none."""
     start = reference_start(spans.get(name, ()), own_start_s, corpus.clip_s, rng)
     if start is None:
         return np.zeros(corpus.wav_len)
-    wave, path = corpus.excerpt(name, corpus.noise_root, start, short)
-    return standardise(wave, path)
+    return reference_excerpt(corpus, (name, own_start_s), (name, start), short)
 
 
 def noise_profiles(lines: list[Line], corpus: Corpus) -> list[NoiseProfile]:
@@ -387,12 +397,13 @@ class ExampleSet(Dataset):
     clip and what comes beside it.
     Items are (noisy, second) float32 tensors of ``wav_len`` samples and, unless
     ``references`` is ``none``, a (2, ``wav_len``) float32 tensor of their noise references
-    (``noise_reference``), each at the level of the noise in its clip, zeros where there is
-    none: ``given``, a published-format line's fields 5-6 for its noisy clip (validation
-    and test lines; none for the second); ``drawn``, for each clip an excerpt of its own
-    noise file inside the ``spans`` that does not overlap the clip's noise excerpt (a
-    recordings line's noise recording for both, whatever the mode), at random where noise
-    is ``fresh_noise``, else the same for each line every time. ``reference_drop`` is the
+    (``noise_reference``), each at its own level beside the noise in its clip
+    (``reference_excerpt``), zeros where there is none: ``given``, a published-format
+    line's fields 5-6 for its noisy clip (validation and test lines; none for the
+    second); ``drawn``, for each clip an excerpt of its own noise file inside the
+    ``spans`` that does not overlap the clip's noise excerpt (a recordings line's noise
+    recording for both, whatever the mode), at random where noise is ``fresh_noise``, else
+    the same for each line every time. ``reference_drop`` is the
     share of references left out (zeros), drawn per item.
     """
 
@@ -424,7 +435,9 @@ class ExampleSet(Dataset):
         if self.references == "given" and isinstance(line, ConfigLine):
             if line.extra_noise is None:
                 return [silent, silent]
-            return [load_extra_noise(line, self.corpus) * level, silent]
+            return [reference_excerpt(self.corpus, (line.noise, line.noise_start_s),
+                                      (line.extra_noise, line.extra_noise_start_s),
+                                      "refuse") * level, silent]
         rng = np.random.default_rng(np.random.randint(2 ** 32) if self.fresh_noise else index)
         if isinstance(line, RecordingLine):
             return [drawn_reference(self.corpus, self.spans, line.noise, line.noise_start_s,
