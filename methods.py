@@ -65,8 +65,10 @@ class PUObjective:
         return objective, (r_plus + r_minus).detach()
 
 
-def _first(reference: torch.Tensor | None) -> torch.Tensor | None:
-    return None if reference is None else reference[:, 0]
+def first_reference(references: torch.Tensor | None) -> torch.Tensor | None:
+    """The (B, T) references of a batch's first clips, of (B, 2, T) ``references`` (None:
+    none)."""
+    return None if references is None else references[:, 0]
 
 
 def pn_objective(model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
@@ -74,7 +76,7 @@ def pn_objective(model: nn.Module, spectral: Spectral, noisy: torch.Tensor,
     """Signal approximation of (B, T) noisy clips against their (B, T) clean speech, the
     noisy clips' references the first of (B, 2, T) ``reference``."""
     noisy_mag, clean_mag = spectral.stft(torch.cat([noisy, clean])).abs().chunk(2)
-    logits = model(spectral.input_of(noisy_mag, _first(reference)))[:, 0].float()
+    logits = model(spectral.input_of(noisy_mag, first_reference(reference)))[:, 0].float()
     value = loss.signal_approximation(logits, noisy_mag, clean_mag)
     return value, value.detach()
 
@@ -103,7 +105,7 @@ class RemixObjective:
         if self.loss == "magnitude":
             return pn_objective(model, spectral, mixture / scale, target / scale, heard)
         spec = spectral.stft(mixture / scale)
-        logits = model(spectral.input_of(spec.abs(), _first(heard)))[:, 0].float()
+        logits = model(spectral.input_of(spec.abs(), first_reference(heard)))[:, 0].float()
         estimate = spectral.istft(torch.sigmoid(logits) * spec, mixture.shape[-1])
         value = -si_snr(estimate, target).mean().float()
         return value, value.detach()

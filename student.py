@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import checkpoint
 import dataset
 import distributed
-from methods import REMIX_METHOD, Method, enhance, model_from_state, remix_network
+from methods import (REMIX_METHOD, Method, enhance, first_reference, model_from_state,
+                     remix_network)
 from noise_spans import NoiseSpans
 from recipes import Options
 from report import Scores
@@ -88,7 +89,7 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
         noisy, paired, references = on_device(batch, device)
         with autocast():
             estimate = enhance(model, method, spectral, noisy,
-                               None if references is None else references[:, 0]).float()
+                               first_reference(references)).float()
         rows = mine[done:done + len(noisy)]
         estimates[rows] = estimate.cpu().numpy()
         removed = (noisy - estimate).pow(2).mean(dim=-1).sqrt().cpu()

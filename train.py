@@ -29,8 +29,8 @@ import noise_reference
 import quality
 from checkpoint import jsonable
 from methods import (SCALE_HISTOGRAM, Method, Objective, abs_logit_histogram, build_model,
-                     completed_config, enhance, logit_scale, method_for, model_config,
-                     spectral_of)
+                     completed_config, enhance, first_reference, logit_scale, method_for,
+                     model_config, spectral_of)
 from metric import SI_SNR
 from noise_spans import NoiseSpans
 from model import for_inference
@@ -182,7 +182,7 @@ class Trainer:
             noisy, clean, references = on_device(batch, self.device)
             with self.autocast():
                 estimate = enhance(model, self.method, self.spectral, noisy,
-                                   None if references is None else references[:, 0])
+                                   first_reference(references))
             before, after = self.si_snr(noisy, clean), self.si_snr(estimate, clean)
             total[0] += (after - before).sum()
             total[1] += len(noisy)
@@ -213,7 +213,7 @@ class Trainer:
             with self.autocast():
                 magnitude = self.spectral.stft(noisy).abs()
                 logits = model(self.spectral.input_of(
-                    magnitude, None if references is None else references[:, 0]))
+                    magnitude, first_reference(references)))
             histogram += abs_logit_histogram(logits[:, :1])
         distributed.all_sum(histogram)
         self.use_mask_scale(logit_scale(histogram))
