@@ -332,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(per example and mean) with these; with "
                         "--enhance only dnsmos, which needs no clean reference. Needs "
                         "`pip install -r requirements-metrics.txt`")
+    g.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw training_curves.png and example_K.png at the end of a run "
+                        "(about 2 s on a CPU); --no-figures for sweeps and scripted runs, "
+                        "whose curves --plot_only can draw later")
     g.add_argument("--plot_only", type=Path, metavar="RUN",
                    help="redraw RUN/training_curves.png from RUN/metrics.csv and stop")
     g.add_argument("--dist", action="store_true",

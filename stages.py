@@ -244,9 +244,10 @@ def run(args: argparse.Namespace) -> int:
         scores.results["stages"] = {name: stage_summary(r) for name, r in results.items()}
     if launch.is_main:
         write_reports(opts, scores, lines, out_dir, trainer.method.loss_name)
-        draw_figures(out_dir, trainer.inference_model(), trainer.method, trainer.spectral,
-                     test_set or evaluation_set(opts, lines["val"], corpus,
-                                                trainer.method.second(opts)), opts.method)
+        if opts.figures:
+            draw_figures(out_dir, trainer.inference_model(), trainer.method, trainer.spectral,
+                         test_set or evaluation_set(opts, lines["val"], corpus,
+                                                    trainer.method.second(opts)), opts.method)
         for kept in out_dir.glob(student.TARGETS_GLOB):
             kept.unlink()
     del trainer

@@ -119,7 +119,8 @@ def small_checkpoint(tmp_path) -> Path:
 
 
 TINY_SETTINGS = ["--wav_len", "4000", "--frame_len", "64", "--epochs", "2", "--batch_size", "4",
-                 "--channels", "4", "--num_workers", "0", "--lr_per_GPU", "1e-3"]
+                 "--channels", "4", "--num_workers", "0", "--lr_per_GPU", "1e-3", "--no-figures"]
 TINY_RUN = [*TINY_SETTINGS, "--student", "0"]
 """Tiny runs of the method alone; tests of the student stage ask for it (the last
-``--student`` given counts), and ``TINY_SETTINGS`` alone trains PU's default student."""
+``--student`` given counts), and ``TINY_SETTINGS`` alone trains PU's default student. Both
+draw no figures (2 s of a 3 s run); the tests of the figures ask for them."""

@@ -106,7 +106,7 @@ def test_mixit_output_0_is_the_speech_estimate():
 
 REAL_RUN = ["--wav_len", "8000", "--frame_len", "256", "--epochs", "5", "--batch_size", "8",
             "--channels", "4", "--blocks", "1", "--num_workers", "0", "--lr_per_GPU", "3e-3",
-            "--quiet", "--student", "0"]
+            "--quiet", "--student", "0", "--no-figures"]
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,7 @@ def test_tiny_run_of_each_method(method, tiny_corpus, tmp_path):
     assert last["epoch"] == 2 and len(last["history"]) == 2
     assert (out / "metrics.csv").read_text().count("\n") == 3
     assert not list(out.glob(".*.tmp*"))
+    assert not list(out.glob("*.png"))  # --no-figures
 
 
 def test_pu_soft_mask_scale_is_fitted_on_validation_and_used_everywhere(tiny_corpus, tmp_path):
@@ -162,7 +163,7 @@ def test_outputs_for_users(tiny_corpus, tmp_path):
     import csv
 
     out = tmp_path / "run"
-    assert pulse("--method", "PN", *TINY_RUN, *tiny_corpus.options(), "--out_dir",
+    assert pulse("--method", "PN", *TINY_RUN, *tiny_corpus.options(), "--figures", "--out_dir",
                  str(out)).returncode == 0
     with (out / "test_examples.csv").open() as f:
         rows = list(csv.DictReader(f))

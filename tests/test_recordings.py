@@ -84,7 +84,7 @@ def test_training_from_recordings_alone(method, student_epochs, recordings, tmp_
     student = ["--student", "1", "--student_epochs", "1"] if student_epochs else []
     result = pulse(*TINY_RUN, "--method", method, "--train_fname", "field_train_set.txt",
                    "--val_fname", "field_val_set.txt", "--out_dir", str(out), *student,
-                   cwd=recordings)
+                   "--figures", cwd=recordings)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("validation ")
     results = json.loads((out / "results.json").read_text())
