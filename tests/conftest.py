@@ -16,6 +16,18 @@ sys.path.insert(0, str(ROOT))
 SPEECH_FILES = ("speech_arctic_a0007.wav", "speech_goforward.wav")
 
 
+def pytest_configure(config) -> None:
+    """Each of pytest-xdist's workers computes on its share of the cores: two workers of
+    two threads each on two cores wait on one another's threads."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 def real_speech(name: str = SPEECH_FILES[0]) -> np.ndarray:
     wave, rate = sf.read(DATA / name, dtype="float64")
     assert rate == 16000
