@@ -25,6 +25,15 @@ corpus               signal                                      noise
                                                                  with at least half its
                                                                  energy below 300 Hz
                                                                  (``flightgear-data-base``)
+``prompts_steady``   the Asterisk prompts of                     steady noise: Red Eclipse's
+                     ``prompts_ambience``, so the two differ     ambience and SuperTuxKart's
+                     in the noise alone                          loops whose level holds
+                                                                 within 3 dB (wind, rain,
+                                                                 waterfalls, a river,
+                                                                 insects, a ship's hum),
+                                                                 each looped to 20 s
+                                                                 (``redeclipse-data``,
+                                                                 ``supertuxkart-data``)
 ===================  ==========================================  ===========================
 
 No clip that lacks its signal is kept: a rule (``has_signal``: at least ``MIN_ACTIVE_S``
@@ -235,6 +244,52 @@ def engine_scenes(debs: Path, out: Path) -> list[Path]:
         return join_scenes(low, lambda p: p.stem, "engines", out, scene_s=SEEN_MIN_NOISE_S)
 
 
+STEADY_SPREAD_DB = 3.0
+"""A noise of ``prompts_steady`` holds its level within this many dB: the 90th minus the
+10th percentile of its 1 s levels."""
+STEADY_MIN_S = 8.0
+STEADY_SOUNDS = {"redeclipse-data": ("*/redeclipse/data/sounds/ambience/*",),
+                 "supertuxkart-data": ("*/supertuxkart/data/sfx/*_loop*.ogg",
+                                       "*/supertuxkart/data/sfx/spaceship.ogg")}
+"""Where the candidates lie in each package (SuperTuxKart's sound effects hold jingles too)."""
+
+
+def level_spread_db(wave: np.ndarray, rate: int = CORPUS_RATE) -> float:
+    """The 90th minus the 10th percentile, in dB, of (T,) ``wave``'s levels in 1 s windows."""
+    windows = wave[:len(wave) // rate * rate].reshape(-1, rate)
+    level_db = 10 * np.log10(np.mean(windows ** 2, axis=1) + 1e-20)
+    return float(np.percentile(level_db, 90) - np.percentile(level_db, 10))
+
+
+def looped(wave: np.ndarray, seconds: float, rate: int = CORPUS_RATE) -> np.ndarray:
+    """(T,) ``wave`` played over and over (a game's ambience loop, as the game plays it)
+    until it lasts at least ``seconds``."""
+    return np.tile(wave, int(np.ceil(seconds * rate / len(wave))))
+
+
+def steady_ambience(debs: Path, out: Path) -> list[Path]:
+    """Red Eclipse's ambience and SuperTuxKart's sound loops that last at least
+    ``STEADY_MIN_S`` and hold their level within ``STEADY_SPREAD_DB`` (wind, waterfalls,
+    rain, a river, insects, a spaceship's hum), each once (some ship twice under two names),
+    looped to ``SEEN_MIN_NOISE_S``, 16 kHz mono."""
+    paths, heard = [], set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for package, patterns in STEADY_SOUNDS.items():
+            with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(fetch(debs, package))],
+                                  stdout=subprocess.PIPE) as tar_stream:
+                subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", *patterns],
+                               stdin=tar_stream.stdout, check=True)
+        for sound in sorted(Path(tmp).rglob("*.ogg"), key=lambda p: p.name):
+            wave = trimmed(audio.read_audio(sound, rate=CORPUS_RATE))
+            if (len(wave) < STEADY_MIN_S * CORPUS_RATE or wave.tobytes() in heard
+                    or level_spread_db(wave) > STEADY_SPREAD_DB):
+                continue
+            heard.add(wave.tobytes())
+            paths.append(out / f"steady_{sound.stem}.wav")
+            sf.write(paths[-1], looped(wave, SEEN_MIN_NOISE_S), CORPUS_RATE, subtype="FLOAT")
+    return paths
+
+
 @dataclass(frozen=True)
 class CorpusRecipe:
     """How a corpus is made: its signal and noise files (built into a folder from the
@@ -251,6 +306,7 @@ CORPORA = {
     "gsm_city": CorpusRecipe(gsm_voices, city_scenes),
     "animal_calls": CorpusRecipe(animal_calls, tux_racer, wav_len=16000),
     "italian_engines": CorpusRecipe(menardi_voices, engine_scenes),
+    "prompts_steady": CorpusRecipe(asterisk_prompts, steady_ambience),
 }
 FULL_BAND_RATE = 48000
 FULL_BAND_MIN_RATE = 44100

@@ -1,13 +1,14 @@
 """The development benchmark's corpora (benchmarks/corpora.py): the rule that screens out
-clips without their signal, the noise scenes, and the split of a small corpus's files."""
+clips without their signal, the noise scenes, the steady noise's rule, and the split of a
+small corpus's files."""
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 import audio
-from benchmarks.corpora import (LINES, active_seconds, has_signal, join_scenes, split_signals,
-                                trimmed)
+from benchmarks.corpora import (LINES, STEADY_SPREAD_DB, active_seconds, has_signal, join_scenes,
+                                level_spread_db, looped, split_signals, trimmed)
 
 SPEECH = Path(__file__).parent / "data" / "speech_arctic_a0007.wav"
 RATE = 16000
@@ -61,3 +62,18 @@ def test_a_small_corpus_is_split_before_its_files_repeat():
     assert set().union(*distinct.values()) == set(files)
     large = split_signals([Path(f"s{i}.wav") for i in range(300)])
     assert all(len(set(paths)) == LINES[split] for split, paths in large.items())
+
+
+def test_steady_noise_holds_its_level_and_a_rising_wind_does_not():
+    rng = np.random.default_rng(0)
+    hiss = rng.normal(0, 0.1, 10 * RATE)
+    rising = hiss * np.repeat(10 ** (np.linspace(-12, 0, 10) / 20), RATE)  # +12 dB in 10 s
+    assert level_spread_db(hiss) < 0.5
+    assert level_spread_db(rising) > STEADY_SPREAD_DB
+
+
+def test_a_loop_plays_over_and_over_until_it_is_long_enough():
+    loop = np.arange(3 * RATE, dtype=float)
+    wave = looped(loop, 7.5)
+    assert len(wave) == 9 * RATE
+    np.testing.assert_array_equal(wave[3 * RATE:6 * RATE], loop)
