@@ -14,7 +14,7 @@ network is the paper's (``--blocks 2``, 8 channels) under the pulse recipe.
     python benchmarks/starter.py --epochs 10 --leave_out gsm_city   # never replaces it
 
 ``--leave_out CORPUS`` trains on the development benchmark's other corpora instead
-(``benchmarks/corpora.py``): every training line of both their protocols, the validation
+(``benchmarks/corpora.py``; not those of the same signal): every training line of both their protocols, the validation
 and test lines of their unseen protocol, at the shortest of their clip lengths; the
 starter it makes is scored and adapted on the corpus it never heard with
 ``development.py --corpora CORPUS --starter CKPT`` and ``--extra --init_from CKPT``.
@@ -48,9 +48,11 @@ PATH_FIELDS = (0, 1, 4)
 
 def pooled_corpora(data: Path, left_out: str) -> tuple[Path, list[str], int]:
     """Training, validation and test config files of every development corpus but
-    ``left_out``, paths relative to the corpora's folder, which is returned with the
-    files' names and the clip length in samples (the shortest of the pooled corpora's)."""
-    kept = [name for name in corpora.CORPORA if name != left_out]
+    ``left_out`` and those that share its signal (``prompts_steady`` holds the prompts of
+    ``prompts_ambience``), paths relative to the corpora's folder, which is returned with
+    the files' names and the clip length in samples (the shortest of the pooled corpora's)."""
+    signal = corpora.CORPORA[left_out].signal
+    kept = [name for name, recipe in corpora.CORPORA.items() if recipe.signal is not signal]
     for name in kept:
         root = corpora.build(data, name).parent  # one folder holds every corpus
     sources = {"train": PROTOCOLS, "val": ("unseen",), "test": ("unseen",)}

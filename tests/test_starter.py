@@ -39,3 +39,12 @@ def test_the_left_out_corpus_is_never_heard(tmp_path):
 def test_the_clip_is_the_shortest_of_the_pooled_corpora(tmp_path):
     fake_corpora(tmp_path)
     assert pooled_corpora(tmp_path, "gsm_city")[2] == corpora.CORPORA["animal_calls"].wav_len
+
+
+def test_a_corpus_of_the_same_signal_is_left_out_with_it(tmp_path):
+    """prompts_steady holds prompts_ambience's prompts: leaving one out leaves out both."""
+    root = fake_corpora(tmp_path)
+    for left_out in ("prompts_ambience", "prompts_steady"):
+        _, files, _ = pooled_corpora(tmp_path, left_out)
+        pooled = "".join((root / f).read_text() for f in files)
+        assert "prompts_" not in pooled and "gsm_city/" in pooled
