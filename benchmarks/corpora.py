@@ -93,14 +93,19 @@ CORPUS_RATE = audio.DEFAULT_RATE
 """Hz of the development corpora's files (the full-band corpus has its own)."""
 
 
+def frame_levels_db(wave: np.ndarray, frame: int) -> np.ndarray:
+    """(N,) mean-square levels in dB (full scale 1) of (T,) ``wave``'s whole frames of
+    ``frame`` samples."""
+    frames = wave[:len(wave) // frame * frame].reshape(-1, frame)
+    return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
+
+
 def active_seconds(wave: np.ndarray, rate: int = CORPUS_RATE) -> float:
     """Seconds of 20 ms frames of (T,) ``wave`` (full scale 1) that are above
     ``ACTIVE_FLOOR_DBFS`` and within ``ACTIVE_RANGE_DB`` of the loudest frame."""
-    frame = int(FRAME_S * rate)
-    frames = wave[:len(wave) // frame * frame].reshape(-1, frame)
-    if not len(frames):
+    level_db = frame_levels_db(wave, int(FRAME_S * rate))
+    if not len(level_db):
         return 0.0
-    level_db = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
     active = (level_db > ACTIVE_FLOOR_DBFS) & (level_db > level_db.max() - ACTIVE_RANGE_DB)
     return float(active.sum() * FRAME_S)
 
@@ -162,6 +167,15 @@ def join_scenes(files: list[Path], family: Callable[[Path], str], prefix: str, o
 def extracted(deb: Path, tmp: str, pattern: str) -> list[Path]:
     subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
     return sorted(Path(tmp).glob(pattern))
+
+
+def extract_members(deb: Path, tmp: str, patterns: tuple[str, ...]) -> None:
+    """Only the files of ``deb`` that match the tar ``patterns``, into ``tmp`` (a large
+    package's few sounds without unpacking it whole)."""
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                          stdout=subprocess.PIPE) as tar_stream:
+        subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", *patterns],
+                       stdin=tar_stream.stdout, check=True)
 
 
 def asterisk_prompts(debs: Path, out: Path) -> list[Path]:
@@ -232,11 +246,8 @@ def engine_scenes(debs: Path, out: Path) -> list[Path]:
     simulator's own and its Cessna 172's engines) with at least ``MIN_LOW_SHARE`` of their
     energy below ``LOW_HZ``, joined in name order into scenes of ``SEEN_MIN_NOISE_S``."""
     with tempfile.TemporaryDirectory() as tmp:
-        deb = fetch(debs, "flightgear-data-base")
-        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
-                              stdout=subprocess.PIPE) as tar_stream:
-            subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", "*/flightgear/Sounds/*.wav",
-                            "*/c172p/Sounds/engine*.wav"], stdin=tar_stream.stdout, check=True)
+        extract_members(fetch(debs, "flightgear-data-base"), tmp,
+                        ("*/flightgear/Sounds/*.wav", "*/c172p/Sounds/engine*.wav"))
         sounds = sorted((p for p in Path(tmp).rglob("*.wav") if p.parent.name == "Sounds"),
                         key=lambda p: p.name)  # not the spoken warnings in folders below
         low = [p for p in sounds
@@ -256,8 +267,7 @@ STEADY_SOUNDS = {"redeclipse-data": ("*/redeclipse/data/sounds/ambience/*",),
 
 def level_spread_db(wave: np.ndarray, rate: int = CORPUS_RATE) -> float:
     """The 90th minus the 10th percentile, in dB, of (T,) ``wave``'s levels in 1 s windows."""
-    windows = wave[:len(wave) // rate * rate].reshape(-1, rate)
-    level_db = 10 * np.log10(np.mean(windows ** 2, axis=1) + 1e-20)
+    level_db = frame_levels_db(wave, rate)
     return float(np.percentile(level_db, 90) - np.percentile(level_db, 10))
 
 
@@ -275,16 +285,14 @@ def steady_ambience(debs: Path, out: Path) -> list[Path]:
     paths, heard = [], set()
     with tempfile.TemporaryDirectory() as tmp:
         for package, patterns in STEADY_SOUNDS.items():
-            with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(fetch(debs, package))],
-                                  stdout=subprocess.PIPE) as tar_stream:
-                subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", *patterns],
-                               stdin=tar_stream.stdout, check=True)
+            extract_members(fetch(debs, package), tmp, patterns)
         for sound in sorted(Path(tmp).rglob("*.ogg"), key=lambda p: p.name):
             wave = trimmed(audio.read_audio(sound, rate=CORPUS_RATE))
-            if (len(wave) < STEADY_MIN_S * CORPUS_RATE or wave.tobytes() in heard
+            samples = wave.tobytes()
+            if (len(wave) < STEADY_MIN_S * CORPUS_RATE or samples in heard
                     or level_spread_db(wave) > STEADY_SPREAD_DB):
                 continue
-            heard.add(wave.tobytes())
+            heard.add(samples)
             paths.append(out / f"steady_{sound.stem}.wav")
             sf.write(paths[-1], looped(wave, SEEN_MIN_NOISE_S), CORPUS_RATE, subtype="FLOAT")
     return paths

@@ -14,10 +14,11 @@ network is the paper's (``--blocks 2``, 8 channels) under the pulse recipe.
     python benchmarks/starter.py --epochs 10 --leave_out gsm_city   # never replaces it
 
 ``--leave_out CORPUS`` trains on the development benchmark's other corpora instead
-(``benchmarks/corpora.py``; not those of the same signal): every training line of both their protocols, the validation
-and test lines of their unseen protocol, at the shortest of their clip lengths; the
-starter it makes is scored and adapted on the corpus it never heard with
-``development.py --corpora CORPUS --starter CKPT`` and ``--extra --init_from CKPT``.
+(``benchmarks/corpora.py``; not those of the same signal): every training line of both
+their protocols, the validation and test lines of their unseen protocol, at the shortest
+of their clip lengths; the starter it makes is scored and adapted on the corpus it never
+heard with ``development.py --corpora CORPUS --starter CKPT`` and ``--extra --init_from
+CKPT``.
 """
 from __future__ import annotations
 
