@@ -236,10 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "under --recipe reference")
     g.add_argument("--student_epochs", type=positive_int, default=None,
                    help="epochs of each student round (default: --epochs)")
-    g.add_argument("--remix_level", choices=REMIX_LEVELS, default="removed",
+    g.add_argument("--remix_level", choices=REMIX_LEVELS, default="paired",
                    help="students: the rms of the training noise heard with each estimate: "
-                        "what the teacher removed from the clip, the noise inside the clip "
-                        "(as PU's paired noise examples), or halfway between in dB")
+                        "that of the noise inside the clip (as PU's paired noise examples; "
+                        "the default), of what the teacher removed from it, or halfway "
+                        "between in dB")
     g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform; auto: "

@@ -6,9 +6,9 @@ once (``write_estimates``); the student, a NyTT network that starts as its teach
 (``methods.remix_network``; a fresh start lost 0.24 dB, docs/real-audio.md), then learns
 (estimate + g * n -> estimate) by ``--remix_loss`` (``methods.RemixObjective``), n an
 excerpt of the training noise recordings drawn afresh each epoch inside the span the
-training lines read (never a validation or test excerpt) and g bringing it to the level of
-the noise the teacher removed from that clip (``RemixSet``). The selected student can
-teach the next round.
+training lines read (never a validation or test excerpt) and g bringing it to the level
+``--remix_level`` names, by default that of the noise inside the clip (``RemixSet``). The
+selected student can teach the next round.
 """
 from __future__ import annotations
 

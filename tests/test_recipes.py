@@ -303,3 +303,8 @@ def test_remix_loss_per_method(method, loss):
     assert resolved("--method", method).remix_loss == loss  # PU's students: measured to pay
     other = {"si_snr": "magnitude", "magnitude": "si_snr"}[loss]
     assert resolved("--method", method, "--remix_loss", other).remix_loss == other
+
+
+def test_students_remix_at_the_noise_level_inside_the_clip_unless_told():
+    assert resolved("--method", "PU").remix_level == "paired"  # measured to pay: real-audio.md
+    assert resolved("--method", "PU", "--remix_level", "removed").remix_level == "removed"

@@ -1,5 +1,5 @@
 """The student stage (``--student``): its remix (the teacher's estimate + training noise at
-the level the teacher removed, excerpts from the training spans only), the student that
+the level ``--remix_level`` names, excerpts from the training spans only), the student that
 starts as its teacher, selection, resume, and noisy-target training (NyTT)."""
 from __future__ import annotations
 
