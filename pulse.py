@@ -239,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--remix_level", choices=REMIX_LEVELS, default="paired",
                    help="students: the rms of the training noise heard with each estimate: "
                         "that of the noise inside the clip (as PU's paired noise examples; "
-                        "the default), of what the teacher removed from it, or halfway "
-                        "between in dB")
+                        "the default), or of what the teacher removed from it (the default "
+                        "before 2026-12-07, for the figures measured with it)")
     g.add_argument("--remix_loss", choices=("auto", *REMIX_LOSSES), default="auto",
                    help="NyTT and students: signal approximation on magnitudes, or the "
                         "negative SI-SNR of the masked waveform; auto: "

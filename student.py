@@ -52,11 +52,12 @@ def levels_path(targets: Path) -> Path:
     return targets.with_name(targets.stem + "_noise_rms.npy")
 
 
-REMIX_LEVELS = ("removed", "paired", "between")
+REMIX_LEVELS = ("removed", "paired")
 """``--remix_level`` choices, the rms of the noise a student hears with each estimate: what
-the teacher removed from the clip (noisy minus estimate), the noise inside the clip (the
-level of PU's paired noise examples: exact for config lines, estimated for recordings
-lines), or halfway between the two in dB. Columns of the levels file, but the last."""
+the teacher removed from the clip (noisy minus estimate; the default until it lost to
+``paired``, kept to reproduce the figures measured with it), or the noise inside the clip
+(the level of PU's paired noise examples: exact for config lines, estimated for recordings
+lines). The columns of the levels file, in this order."""
 
 
 @torch.no_grad()
@@ -156,9 +157,7 @@ class RemixSet(Dataset):
             self.targets = np.load(self.targets_file, mmap_mode="r")
             self.levels = np.load(levels_path(self.targets_file), mmap_mode="r")
         line = self.lines[index]
-        removed, paired = (float(level) for level in self.levels[index])
-        level = {"removed": removed, "paired": paired,
-                 "between": (removed * paired) ** 0.5}[self.level]
+        level = float(self.levels[index][REMIX_LEVELS.index(self.level)])
         rng = np.random.default_rng(np.random.randint(2 ** 32) if self.spans is not None else index)
         try:
             noise, *reference = (wave * level for wave in self.noise_example(line, rng))
