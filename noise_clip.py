@@ -5,7 +5,8 @@ recording (SPEC section 10, on one file): the network hears the estimate with ex
 the clip added at the level of the noise the model removed, and learns by the negative
 SI-SNR to give the estimate back, so it learns this recording's noise from the clip, as
 a spectral gate is told it. The clip lends its sound, not its level: a take recorded a
-moment apart can be much louder or quieter than the noise under the signal. Any trained
+moment apart can be much louder or quieter than the noise under the signal (the level of
+that noise, estimated from the clip's floor, lost to the removed level: docs/one-recording.md). Any trained
 model starts (``methods.remix_network``); batch normalisation keeps its training
 statistics, since one recording is too little to re-estimate them. A model with the
 noise reference channel hears the clip as its reference too: the teacher's estimate, each
@@ -26,7 +27,6 @@ import audio
 from audio import DataError
 from methods import (METHODS, REMIX_METHOD, Method, RemixObjective, enhance_long,
                      model_from_state, remix_network)
-from noise_level import noise_level_gain, noise_profile
 from spectral import Spectral
 
 log = logging.getLogger("pulse")
@@ -45,26 +45,6 @@ class Adaptation:
     """Seconds of each excerpt of the estimate and of the clip a step sees."""
     crops: int = 2
     """Excerpts per step."""
-    level: str = "removed"
-    """The rms the clip's excerpts are brought to (``ADAPT_LEVELS``)."""
-
-
-ADAPT_LEVELS = ("removed", "paired")
-"""The noise level an adaptation hears: that of the noise the model removed, or that of the
-noise inside the recording, estimated from the clip's spectral floor as for a recordings
-line's paired noise (``noise_level.noise_level_gain``)."""
-
-
-def noise_rms(noisy: torch.Tensor, estimate: torch.Tensor, clip: torch.Tensor, level: str
-              ) -> torch.Tensor:
-    """The rms (a 0-d tensor) of the noise that ``level`` names inside a (T,) recording, from
-    the model's (T,) estimate of it or the (T',) clip of its noise."""
-    if level == "removed":
-        return (noisy - estimate).pow(2).mean().sqrt()
-    std = noisy.std().clamp_min(1e-8)
-    unit = (noisy / std).double().cpu().numpy()
-    gain = noise_level_gain(unit, [noise_profile(clip.double().cpu().numpy())])
-    return std * gain
 
 
 def _crops(wave: torch.Tensor, length: int, count: int, generator: torch.Generator
@@ -117,7 +97,7 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
     device = noisy.device
     teacher, method, _ = model_from_state(state, device)
     estimate = enhance_long(teacher, method, spectral, noisy, reference=clip)
-    level = noise_rms(noisy, estimate, clip, settings.level)
+    removed_rms = (noisy - estimate).pow(2).mean().sqrt()
     network = remix_network(state).to(device).eval()  # batch statistics stay the training set's
     objective = RemixObjective("si_snr")
     generator = torch.Generator().manual_seed(seed)
@@ -126,11 +106,11 @@ def adapt(state: dict, spectral: Spectral, noisy: torch.Tensor, clip: torch.Tens
     for _ in range(settings.steps):
         noise = _crops(clip, length, settings.crops, generator)
         std = noise.std(dim=-1, keepdim=True).clamp_min(1e-8)
-        noise = noise * level / std
+        noise = noise * removed_rms / std
         target = _crops(estimate, length, settings.crops, generator)
         references = None
         if spectral.reference:  # other excerpts of the clip, at the same gain
-            heard = _crops(clip, length, settings.crops, generator) * level / std
+            heard = _crops(clip, length, settings.crops, generator) * removed_rms / std
             references = torch.stack([torch.zeros_like(heard), heard], 1)
         value, _ = objective(network, spectral, target, noise, references)
         optimizer.zero_grad(set_to_none=True)

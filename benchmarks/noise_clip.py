@@ -95,7 +95,7 @@ def run_corpus(name: str, protocol: str, args: argparse.Namespace, out) -> None:
         spectral = spectral_of(config)
         for steps in args.steps:
             settings = noise_clip.Adaptation(steps=steps, lr=args.lr, crops=args.crops,
-                                             crop_s=args.crop_s, level=args.level)
+                                             crop_s=args.crop_s)
             variant = f"{args.start} {args.label}steps {steps}"
             started = time.perf_counter()
             values = []
@@ -150,8 +150,6 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=noise_clip.Adaptation.lr)
     p.add_argument("--crops", type=int, default=noise_clip.Adaptation.crops)
     p.add_argument("--crop_s", type=float, default=noise_clip.Adaptation.crop_s)
-    p.add_argument("--level", choices=noise_clip.ADAPT_LEVELS, default=noise_clip.Adaptation.level,
-                   help="the noise level the adaptation hears")
     p.add_argument("--label", default="", help="added to the variant's name")
     p.add_argument("--first", type=int, default=0, help="skip this many test lines")
     p.add_argument("--noisereduce", action="store_true", help="also score noisereduce")
