@@ -6,11 +6,12 @@ the clip added at the level of the noise the model removed, and learns by the ne
 SI-SNR to give the estimate back, so it learns this recording's noise from the clip, as
 a spectral gate is told it. The clip lends its sound, not its level: a take recorded a
 moment apart can be much louder or quieter than the noise under the signal (the level of
-that noise, estimated from the clip's floor, lost to the removed level: docs/one-recording.md). Any trained
-model starts (``methods.remix_network``); batch normalisation keeps its training
-statistics, since one recording is too little to re-estimate them. A model with the
-noise reference channel hears the clip as its reference too: the teacher's estimate, each
-step (other excerpts of the clip, at the noise's level) and the adapted model's output.
+that noise, estimated from the clip's floor, lost to the removed level:
+docs/one-recording.md). Any trained model starts (``methods.remix_network``); batch
+normalisation keeps its training statistics, since one recording is too little to
+re-estimate them. A model with the noise reference channel hears the clip as its reference
+too: the teacher's estimate, each step (other excerpts of the clip, at the noise's level)
+and the adapted model's output.
 """
 from __future__ import annotations
 
