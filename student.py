@@ -68,9 +68,10 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
                     ) -> None:
     """The teacher's estimates of ``clips``' noisy clips (first items, heard against their
     references where the items have them) as a (N, T) float32
-    .npy at ``path``, and beside it (``levels_path``) a (N, 2) array of noise levels for
-    each: the rms of what the teacher removed (noisy minus estimate) and of the noise inside
-    the clip (the rms of ``clips``' second items, noise examples at the paired level). Each
+    .npy at ``path``, and beside it (``levels_path``) a (N, len(REMIX_LEVELS)) array of
+    noise levels for each, in ``REMIX_LEVELS``' order: the rms of what the teacher removed
+    (noisy minus estimate) and of the noise inside the clip (the rms of ``clips``' second
+    items, noise examples at the paired level). Each
     process enhances its share into one memory-mapped file on the shared run folder; the
     file appears under its name only once complete, so a run stopped half-way computes it
     again."""
@@ -79,7 +80,8 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
     partial_levels = levels_path(partial)
     if launch.is_main:
         np.lib.format.open_memmap(partial, "w+", np.float32, (count, length)).flush()
-        np.lib.format.open_memmap(partial_levels, "w+", np.float32, (count, 2)).flush()
+        np.lib.format.open_memmap(partial_levels, "w+", np.float32,
+                                  (count, len(REMIX_LEVELS))).flush()
     distributed.barrier()
     estimates = np.load(partial, mmap_mode="r+")
     levels = np.load(partial_levels, mmap_mode="r+")
@@ -93,9 +95,9 @@ def write_estimates(model: nn.Module, method: Method, spectral: Spectral,
                                first_reference(references)).float()
         rows = mine[done:done + len(noisy)]
         estimates[rows] = estimate.cpu().numpy()
-        removed = (noisy - estimate).pow(2).mean(dim=-1).sqrt().cpu()
-        levels[rows] = torch.stack([removed, paired.pow(2).mean(dim=-1).sqrt().cpu()],
-                                   1).numpy()
+        rms = {"removed": noisy - estimate, "paired": paired}
+        levels[rows] = torch.stack([rms[level].pow(2).mean(dim=-1).sqrt().cpu()
+                                    for level in REMIX_LEVELS], 1).numpy()
         done += len(noisy)
     estimates.flush()
     levels.flush()
